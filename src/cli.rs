@@ -1,0 +1,489 @@
+//! The `bientap` command line: the daemon (`run`) and the sysadmin's tools.
+//!
+//! Exit codes: 0 success, 1 a runtime failure (message on stderr), 2 a
+//! configuration or usage problem.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::classify::{self, Class};
+use crate::config::{self, Config, Source};
+use crate::content::{self, reply};
+use crate::ingest::{self, Pipeline, import};
+use crate::net::Shutdown;
+use crate::store::{Archive, Store, TicketSummary};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bientap",
+    version,
+    about = "Mail room of a portal's editorial board (Ban biên tập)"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short, global = true, env = "BIENTAP_CONFIG", default_value = config::DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the mail room: read the board's mailbox and turn mail into tickets.
+    Run {
+        /// Process what is in the mailbox now, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Check the configuration file and report every problem.
+    CheckConfig,
+    /// Look at tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// Show how bientap reads one message file (.eml), without storing it.
+    Inspect {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a backlog of mail from a Maildir or an mbox file.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        /// Only tickets in this state (received, reviewing, approved, ...).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its versions, attachments and history.
+    Show {
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ImportArgs {
+    /// A Maildir folder (with cur/ and new/); it is only read.
+    #[arg(long)]
+    maildir: Option<PathBuf>,
+    /// An mbox file; it is only read.
+    #[arg(long)]
+    mbox: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bientap: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BIENTAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    if let Command::Inspect { file, json } = &cli.command {
+        // Inspect works without a valid config (board defaults then).
+        let config = Config::load(&cli.config).ok();
+        return report(inspect(config.as_ref(), file, *json));
+    }
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::CheckConfig => {
+            println!("{}: OK", config.path.display());
+            println!("{}", describe(&config));
+            Ok(())
+        }
+        Command::Run { once } => run(config, once).await,
+        Command::Tickets(TicketsCommand::List { state, limit, json }) => {
+            list(&config, state.as_deref(), limit, json).await
+        }
+        Command::Tickets(TicketsCommand::Show { code, json }) => show(&config, &code, json).await,
+        Command::Import(args) => import_backlog(config, args).await,
+        Command::Inspect { .. } => Ok(()),
+    };
+    report(result)
+}
+
+fn report(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bientap: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(c: &Config) -> String {
+    let source = match &c.source {
+        Source::Imap(i) => format!(
+            "IMAP {}@{}:{} ({:?} TLS), folder {:?} → {:?}, {}",
+            i.username,
+            i.host,
+            i.port,
+            i.tls,
+            i.folder,
+            i.processed_folder,
+            if i.idle { "IDLE" } else { "polling" }
+        ),
+        Source::Maildir(m) => format!("Maildir {}", m.path.display()),
+    };
+    format!(
+        "board: {} <{}>, time zone {}\nmailbox: {source}\nstate: {} (database {})\nmembers: {} ({} active)",
+        c.board.name,
+        c.board.address,
+        c.board.time_zone_name,
+        c.storage.state_dir.display(),
+        config::redact_url(&c.database.url),
+        c.members.len(),
+        c.members.iter().filter(|m| m.active).count()
+    )
+}
+
+async fn open_pipeline(config: Config) -> Result<Pipeline> {
+    let store = Store::open(&config.database.url).await?;
+    let archive = Archive::open(&config.storage.state_dir.join("archive"))?;
+    Ok(Pipeline::new(Arc::new(config), store, archive))
+}
+
+async fn run(config: Config, once: bool) -> Result<()> {
+    let source = config.source.clone();
+    let pipeline = open_pipeline(config).await?;
+    let (trigger, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; finishing the message in hand");
+        trigger.trigger();
+    });
+    tracing::info!(once, "bientap running");
+    let result = match &source {
+        Source::Imap(imap) => ingest::imap::run(&pipeline, imap, &shutdown, once).await,
+        Source::Maildir(md) => ingest::maildir::run(&pipeline, md, &shutdown, once).await,
+    };
+    pipeline.store().close().await;
+    result
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            // Without signal handlers the daemon can only be killed; that is
+            // safe (nothing is acknowledged before commit) but not graceful.
+            tracing::warn!("cannot install signal handlers; stop will not be graceful");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn local_time(config: &Config, ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned_datetime(config.board.time_zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+async fn list(config: &Config, state: Option<&str>, limit: i64, json: bool) -> Result<()> {
+    let store = Store::open(&config.database.url).await?;
+    let tickets = store.list_tickets(state, limit).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&tickets)?);
+        return Ok(());
+    }
+    if tickets.is_empty() {
+        println!("no tickets");
+        return Ok(());
+    }
+    println!(
+        "{:<15} {:<10} {:<16} {:<16} {:>3}  {:<28} TITLE",
+        "CODE", "STATE", "RECEIVED", "DUE", "ATT", "SENDER"
+    );
+    for t in &tickets {
+        println!("{}", ticket_line(config, t));
+    }
+    Ok(())
+}
+
+fn ticket_line(config: &Config, t: &TicketSummary) -> String {
+    let sender = if t.sender_is_member {
+        t.sender.clone()
+    } else {
+        format!("{} (ngoài)", t.sender)
+    };
+    format!(
+        "{:<15} {:<10} {:<16} {:<16} {:>3}  {:<28} {}",
+        t.code,
+        t.state,
+        local_time(config, t.received_ms),
+        local_time(config, t.due_ms),
+        t.attachments,
+        crate::text::truncate_chars(&sender, 28),
+        crate::text::truncate_chars(&t.title, 60)
+    )
+}
+
+async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
+    let store = Store::open(&config.database.url).await?;
+    let detail = store.ticket(&code.trim().to_ascii_uppercase()).await?;
+    store.close().await;
+    let Some(d) = detail else {
+        bail!("No ticket {code}; `bientap tickets list` shows the codes");
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    let s = &d.summary;
+    println!("{}  [{}]  {}", s.code, s.state, s.title);
+    println!(
+        "from:     {}{}{}",
+        if s.sender_name.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", s.sender_name)
+        },
+        format_args!("<{}>", s.sender),
+        if s.sender_is_member {
+            format!(
+                " member{}",
+                if s.sender_unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", s.sender_unit)
+                }
+            )
+        } else {
+            " (not a registered member)".to_string()
+        }
+    );
+    println!(
+        "received: {} (via {})",
+        local_time(config, s.received_ms),
+        s.channel
+    );
+    println!(
+        "due:      {} (approval limit, R6)",
+        local_time(config, s.due_ms)
+    );
+    for v in &d.versions {
+        println!(
+            "\nversion {} ({}), raw message {}",
+            v.number,
+            local_time(config, v.created_at),
+            v.raw_sha256
+        );
+        for n in &v.notes {
+            println!("  note: {n}");
+        }
+        for a in &v.attachments {
+            println!(
+                "  attachment: {} ({}, {} bytes{}) {}",
+                a.filename,
+                a.content_type,
+                a.size,
+                if a.inline { ", inline" } else { "" },
+                a.sha256
+            );
+        }
+        println!("  ---");
+        for line in v.body_text.lines().take(40) {
+            println!("  {line}");
+        }
+    }
+    println!("\nhistory:");
+    for e in &d.events {
+        println!(
+            "  {}  {:<10} {}  {}",
+            local_time(config, e.at),
+            e.kind,
+            e.actor,
+            e.detail.lines().next().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn import_backlog(config: Config, args: ImportArgs) -> Result<()> {
+    let pipeline = open_pipeline(config).await?;
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let summary = match (&args.maildir, &args.mbox) {
+        (Some(dir), _) => import::maildir(&pipeline, dir, progress).await?,
+        (None, Some(file)) => import::mbox(&pipeline, file, progress).await?,
+        (None, None) => bail!("Give --maildir DIR or --mbox FILE"),
+    };
+    pipeline.store().close().await;
+    println!("{}", import::render(&summary));
+    Ok(())
+}
+
+/// What `inspect` prints as JSON (field names documented in the README).
+#[derive(Debug, Serialize)]
+struct Inspection<'a> {
+    file: String,
+    size: usize,
+    sha256: String,
+    #[serde(flatten)]
+    class: Class,
+    message_id: Option<String>,
+    from: Option<content::Sender>,
+    subject: String,
+    title: String,
+    date: Option<String>,
+    recipients: Vec<String>,
+    attachments: Vec<&'a content::Part<'a>>,
+    notes: Vec<String>,
+    body_html: String,
+    body_text: String,
+    /// For replies: the new text without quoted history and signature.
+    reply_text: Option<String>,
+}
+
+fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
+    let raw = std::fs::read(file).with_context(|| format!("Cannot read {}", file.display()))?;
+    let (prefix, board) = config
+        .map(|c| (c.board.code_prefix.clone(), c.board.address.clone()))
+        .unwrap_or_else(|| ("BBT".to_string(), String::new()));
+    let sha256 = crate::store::archive::sha256_hex(&raw);
+    let Some(msg) = content::parse(&raw) else {
+        bail!(
+            "{} is not an e-mail message: no header block could be read",
+            file.display()
+        );
+    };
+    let mail = content::extract(&msg);
+    let class = classify::classify(&msg, &mail, &prefix, &board);
+    let reply_text = matches!(class, Class::Reply { .. }).then(|| reply::new_text(&mail.body_text));
+    let inspection = Inspection {
+        file: file.display().to_string(),
+        size: raw.len(),
+        sha256,
+        class,
+        message_id: mail.message_id.clone(),
+        from: mail.from.clone(),
+        subject: mail.subject.clone(),
+        title: mail.title.clone(),
+        date: mail.date_ms.map(crate::store::rfc3339),
+        recipients: mail.recipients.clone(),
+        attachments: mail.attachments.iter().collect(),
+        notes: mail.notes.clone(),
+        body_html: mail.body_html.clone(),
+        body_text: mail.body_text.clone(),
+        reply_text,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        return Ok(());
+    }
+    let i = &inspection;
+    let kind = match &i.class {
+        Class::Submission => "submission (becomes a new ticket)".to_string(),
+        Class::Reply { ticket, found_in } => {
+            format!("reply to ticket {ticket} (found in the {found_in})")
+        }
+        Class::Automatic { reason, .. } => format!("automatic mail, dropped: {reason}"),
+        Class::Quarantine { reason } => format!("quarantined: {reason}"),
+    };
+    println!(
+        "file:        {} ({} bytes, sha256 {})",
+        i.file, i.size, i.sha256
+    );
+    println!("kind:        {kind}");
+    if config.is_none() {
+        println!("             (no readable configuration: board defaults used)");
+    }
+    println!(
+        "from:        {}",
+        i.from
+            .as_ref()
+            .map(|f| format!("{} <{}>", f.name, f.address))
+            .unwrap_or_else(|| "(none)".into())
+    );
+    println!("subject:     {}", i.subject);
+    println!("title:       {}", i.title);
+    println!("date:        {}", i.date.as_deref().unwrap_or("(none)"));
+    println!(
+        "message-id:  {}",
+        i.message_id.as_deref().unwrap_or("(none)")
+    );
+    for a in &i.attachments {
+        println!(
+            "attachment:  {} ({}, {} bytes{})",
+            a.filename,
+            a.content_type,
+            a.size,
+            if a.inline { ", inline" } else { "" }
+        );
+    }
+    for n in &i.notes {
+        println!("note:        {n}");
+    }
+    if let Some(r) = &i.reply_text {
+        println!("reply text:\n{}", indent(r));
+    }
+    println!("body (sanitized HTML):\n{}", indent(&i.body_html));
+    Ok(())
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,675 @@
+//! Ingest: raw messages in, committed records out.
+//!
+//! Every source (IMAP, Maildir, a backlog import) hands batches of raw
+//! messages to `Pipeline::process`. For each message the pipeline
+//!
+//! 1. archives the raw bytes and every attachment (content-addressed, fsync),
+//! 2. reads it (`content::extract`) and classifies it (`classify`),
+//! 3. commits, in one database transaction for the whole batch, the message
+//!    record and what follows from it: a new ticket, a reply event, or the
+//!    reason it was dropped or quarantined, together with the source's
+//!    acknowledgement bookkeeping (IMAP position and planned moves).
+//!
+//! Only after that commit may a source remove a message from its inbox
+//! (invariant 1). Replaying a message finds its digest or Message-ID already
+//! recorded and changes nothing (invariant 2). A message that cannot become
+//! a ticket is quarantined with a readable reason and its bytes kept; no
+//! input makes the pipeline panic or stop.
+
+pub mod imap;
+pub mod import;
+pub mod maildir;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use crate::classify::{self, Class};
+use crate::config::Config;
+use crate::content::{self, reply};
+use crate::schedule;
+use crate::store::archive::{Archive, Batch};
+use crate::store::{self, Store};
+use crate::text;
+use crate::workflow::{self, AttachmentRecord, NewTicket};
+
+/// Longest reply text kept on a ticket event.
+const MAX_EVENT_TEXT: usize = 4000;
+
+/// One raw message from a source.
+#[derive(Debug)]
+pub struct Incoming {
+    pub body: Body,
+    /// When the board's server received it (IMAP INTERNALDATE, Maildir
+    /// delivery time); the Date header is only a fallback (R6).
+    pub arrived_at: Option<Timestamp>,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// Too large to hold in memory: the source streamed it into the archive.
+    Archived {
+        sha256: String,
+        size: u64,
+    },
+}
+
+/// How a source acknowledges a batch, in the same transaction.
+#[derive(Debug)]
+pub enum Ack<'a> {
+    /// Nothing to record (Maildir renames after commit; imports).
+    None,
+    /// IMAP: plan the move of every fetched UID and advance the position.
+    Imap {
+        mailbox: &'a str,
+        uid_validity: u32,
+        uids: &'a [u32],
+        last_uid: u32,
+    },
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Ticket {
+        code: String,
+    },
+    Reply {
+        code: String,
+    },
+    Automatic {
+        reason: String,
+    },
+    Quarantined {
+        reason: String,
+    },
+    /// Seen before (same bytes or same Message-ID): nothing done.
+    Duplicate,
+}
+
+/// Everything the database needs about one message, worked out before the
+/// transaction starts.
+#[derive(Debug)]
+struct Prepared {
+    sha256: String,
+    size: u64,
+    arrived_at: i64,
+    arrival_from: &'static str,
+    message_id: Option<String>,
+    from_addr: String,
+    from_name: String,
+    subject: String,
+    verdict: Verdict,
+}
+
+#[derive(Debug)]
+enum Verdict {
+    Quarantine(String),
+    Automatic {
+        reason: String,
+        ticket: Option<String>,
+    },
+    /// A reply naming a ticket; if the ticket does not exist, `article`
+    /// becomes a new one.
+    Reply {
+        ticket: String,
+        new_text: String,
+        article: Article,
+    },
+    Submission(Article),
+}
+
+#[derive(Debug)]
+struct Article {
+    title: String,
+    body_html: String,
+    body_text: String,
+    notes: Vec<String>,
+    attachments: Vec<AttachmentRecord>,
+}
+
+/// The ingest pipeline of one board.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    config: Arc<Config>,
+    store: Store,
+    archive: Archive,
+}
+
+impl Pipeline {
+    pub fn new(config: Arc<Config>, store: Store, archive: Archive) -> Self {
+        Pipeline {
+            config,
+            store,
+            archive,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Archives, reads and commits a batch; returns one outcome per message.
+    /// An error means nothing of the batch may be acknowledged.
+    pub async fn process(
+        &self,
+        source: &'static str,
+        batch: Vec<Incoming>,
+        ack: Ack<'_>,
+    ) -> Result<Vec<Outcome>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let config = Arc::clone(&self.config);
+        let archive = self.archive.clone();
+        let prepared = tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>> {
+            let mut durable = Batch::default();
+            let prepared = batch
+                .into_iter()
+                .map(|incoming| prepare(&config, &archive, &mut durable, incoming, now))
+                .collect::<Result<Vec<_>>>()?;
+            archive.sync(&mut durable)?;
+            Ok(prepared)
+        })
+        .await
+        .context("The message preparation task failed")??;
+
+        match self.commit(source, &prepared, &ack, now).await {
+            Ok(outcomes) => Ok(outcomes),
+            Err(batch_err) => {
+                tracing::warn!(error = %format!("{batch_err:#}"), "batch commit failed; committing messages one by one");
+                self.commit_one_by_one(source, &prepared, &ack, now).await
+            }
+        }
+    }
+
+    async fn commit(
+        &self,
+        source: &str,
+        prepared: &[Prepared],
+        ack: &Ack<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Outcome>> {
+        let mut tx = self.store.begin().await?;
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            outcomes.push(record(&mut tx, &self.config, source, p, now).await?);
+        }
+        if let Ack::Imap {
+            mailbox,
+            uid_validity,
+            uids,
+            last_uid,
+        } = ack
+        {
+            for uid in *uids {
+                store::plan_move(&mut tx, mailbox, *uid_validity, *uid).await?;
+            }
+            store::set_mailbox_position(&mut tx, mailbox, *uid_validity, *last_uid).await?;
+        }
+        tx.commit().await.context("Cannot commit the batch")?;
+        log_outcomes(prepared, &outcomes);
+        Ok(outcomes)
+    }
+
+    /// The slow path after a failed batch: each message in its own
+    /// transaction; one the database refuses is quarantined with the
+    /// database's reason rather than blocking the inbox forever.
+    async fn commit_one_by_one(
+        &self,
+        source: &str,
+        prepared: &[Prepared],
+        ack: &Ack<'_>,
+        now: Timestamp,
+    ) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for (i, p) in prepared.iter().enumerate() {
+            let single_ack = match ack {
+                Ack::None => Ack::None,
+                Ack::Imap {
+                    mailbox,
+                    uid_validity,
+                    uids,
+                    ..
+                } => match uids.get(i..=i) {
+                    Some(one) => Ack::Imap {
+                        mailbox,
+                        uid_validity: *uid_validity,
+                        uids: one,
+                        last_uid: one.first().copied().unwrap_or_default(),
+                    },
+                    None => Ack::None,
+                },
+            };
+            let outcome = match self
+                .commit(source, std::slice::from_ref(p), &single_ack, now)
+                .await
+            {
+                Ok(mut o) => o.pop().unwrap_or(Outcome::Duplicate),
+                Err(err) => {
+                    let reason = format!("the database refused this message: {err:#}");
+                    let fallback = Prepared {
+                        sha256: p.sha256.clone(),
+                        size: p.size,
+                        arrived_at: p.arrived_at,
+                        arrival_from: p.arrival_from,
+                        message_id: None,
+                        from_addr: text::truncate_chars(&p.from_addr, 200),
+                        from_name: String::new(),
+                        subject: text::truncate_chars(&p.subject, 200),
+                        verdict: Verdict::Quarantine(text::truncate_chars(&reason, 1000)),
+                    };
+                    let mut o = self
+                        .commit(source, std::slice::from_ref(&fallback), &single_ack, now)
+                        .await
+                        .context(
+                            "Cannot record even a quarantine entry; is the database reachable?",
+                        )?;
+                    o.pop().unwrap_or(Outcome::Duplicate)
+                }
+            };
+            outcomes.push(outcome);
+        }
+        if let Ack::Imap {
+            mailbox,
+            uid_validity,
+            last_uid,
+            ..
+        } = ack
+        {
+            let mut tx = self.store.begin().await?;
+            store::set_mailbox_position(&mut tx, mailbox, *uid_validity, *last_uid).await?;
+            tx.commit()
+                .await
+                .context("Cannot commit the mailbox position")?;
+        }
+        Ok(outcomes)
+    }
+}
+
+fn log_outcomes(prepared: &[Prepared], outcomes: &[Outcome]) {
+    for (p, o) in prepared.iter().zip(outcomes) {
+        match o {
+            Outcome::Ticket { code } => {
+                tracing::info!(ticket = %code, from = %p.from_addr, sha256 = %p.sha256, "new ticket")
+            }
+            Outcome::Reply { code } => {
+                tracing::info!(ticket = %code, from = %p.from_addr, "reply recorded on ticket")
+            }
+            Outcome::Automatic { reason } => {
+                tracing::info!(from = %p.from_addr, %reason, "automatic mail dropped")
+            }
+            Outcome::Quarantined { reason } => {
+                tracing::warn!(sha256 = %p.sha256, from = %p.from_addr, %reason, "message quarantined")
+            }
+            Outcome::Duplicate => tracing::debug!(sha256 = %p.sha256, "duplicate message ignored"),
+        }
+    }
+}
+
+/// Archives and reads one message. Errors are I/O errors of the archive
+/// (the batch must be retried); everything about the message itself ends
+/// in a verdict.
+fn prepare(
+    config: &Config,
+    archive: &Archive,
+    durable: &mut Batch,
+    incoming: Incoming,
+    now: Timestamp,
+) -> Result<Prepared> {
+    let limit = config.storage.max_message_size;
+    let (arrived_at, arrival_from) = match incoming.arrived_at {
+        Some(t) => (t.as_millisecond(), "server"),
+        None => (now.as_millisecond(), "ingest"),
+    };
+    let raw = match incoming.body {
+        Body::Archived { sha256, size } => {
+            return Ok(Prepared {
+                sha256,
+                size,
+                arrived_at,
+                arrival_from,
+                message_id: None,
+                from_addr: String::new(),
+                from_name: String::new(),
+                subject: String::new(),
+                verdict: Verdict::Quarantine(too_large(size, limit)),
+            });
+        }
+        Body::Bytes(raw) => raw,
+    };
+    let sha256 = archive.put(durable, &raw)?;
+    let size = raw.len() as u64;
+    let unread = |verdict: Verdict| Prepared {
+        sha256: sha256.clone(),
+        size,
+        arrived_at,
+        arrival_from,
+        message_id: None,
+        from_addr: String::new(),
+        from_name: String::new(),
+        subject: String::new(),
+        verdict,
+    };
+    if size > limit {
+        return Ok(unread(Verdict::Quarantine(too_large(size, limit))));
+    }
+
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        read_message(config, archive, durable, &raw)
+    }));
+    let read = match read {
+        Ok(read) => read?,
+        Err(_) => {
+            return Ok(unread(Verdict::Quarantine(
+                "the MIME parser crashed on this message; it was kept unread".to_string(),
+            )));
+        }
+    };
+    let Some(read) = read else {
+        return Ok(unread(Verdict::Quarantine(
+            "not an e-mail message: no header block could be read".to_string(),
+        )));
+    };
+    let (arrived_at, arrival_from) = match (incoming.arrived_at, read.date_ms) {
+        (Some(t), _) => (t.as_millisecond(), "server"),
+        (None, Some(d)) => (d, "date-header"),
+        (None, None) => (now.as_millisecond(), "ingest"),
+    };
+    Ok(Prepared {
+        sha256,
+        size,
+        arrived_at,
+        arrival_from,
+        message_id: read.message_id,
+        from_addr: read.from_addr,
+        from_name: read.from_name,
+        subject: read.subject,
+        verdict: read.verdict,
+    })
+}
+
+fn too_large(size: u64, limit: u64) -> String {
+    format!(
+        "message is {:.1} MB, over the limit of {:.1} MB (storage.max_message_size)",
+        size as f64 / 1_048_576.0,
+        limit as f64 / 1_048_576.0
+    )
+}
+
+struct Read {
+    message_id: Option<String>,
+    from_addr: String,
+    from_name: String,
+    subject: String,
+    date_ms: Option<i64>,
+    verdict: Verdict,
+}
+
+/// Parses, classifies and archives the attachments of one message.
+fn read_message(
+    config: &Config,
+    archive: &Archive,
+    durable: &mut Batch,
+    raw: &[u8],
+) -> Result<Option<Read>> {
+    let Some(msg) = content::parse(raw) else {
+        return Ok(None);
+    };
+    let mail = content::extract(&msg);
+    if msg.headers().is_empty() {
+        return Ok(None);
+    }
+    let class = classify::classify(
+        &msg,
+        &mail,
+        &config.board.code_prefix,
+        &config.board.address,
+    );
+    let (from_addr, from_name) = mail
+        .from
+        .as_ref()
+        .map(|s| (s.address.clone(), s.name.clone()))
+        .unwrap_or_default();
+
+    let archive_parts = |durable: &mut Batch| -> Result<Vec<AttachmentRecord>> {
+        mail.attachments
+            .iter()
+            .map(|a| {
+                archive.put_hashed(durable, &a.sha256, &a.data)?;
+                Ok(AttachmentRecord {
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    size: i64::try_from(a.size).unwrap_or(i64::MAX),
+                    sha256: a.sha256.clone(),
+                    content_id: a.content_id.clone(),
+                    inline: a.inline,
+                })
+            })
+            .collect()
+    };
+
+    let verdict = match class {
+        Class::Automatic { reason, ticket } => Verdict::Automatic { reason, ticket },
+        Class::Quarantine { reason } => Verdict::Quarantine(reason),
+        Class::Reply { ticket, .. } => {
+            let new_text = text::truncate_chars(&reply::new_text(&mail.body_text), MAX_EVENT_TEXT);
+            Verdict::Reply {
+                ticket,
+                new_text,
+                article: Article {
+                    attachments: archive_parts(durable)?,
+                    title: mail.title.clone(),
+                    body_html: mail.body_html.clone(),
+                    body_text: mail.body_text.clone(),
+                    notes: mail.notes.clone(),
+                },
+            }
+        }
+        Class::Submission => Verdict::Submission(Article {
+            attachments: archive_parts(durable)?,
+            title: mail.title.clone(),
+            body_html: mail.body_html.clone(),
+            body_text: mail.body_text.clone(),
+            notes: mail.notes.clone(),
+        }),
+    };
+    Ok(Some(Read {
+        message_id: mail.message_id.clone(),
+        from_addr,
+        from_name,
+        subject: mail.subject.clone(),
+        date_ms: mail.date_ms,
+        verdict,
+    }))
+}
+
+/// Writes one prepared message and its consequences.
+async fn record(
+    conn: &mut AnyConnection,
+    config: &Config,
+    source: &str,
+    p: &Prepared,
+    now: Timestamp,
+) -> Result<Outcome> {
+    // A reply to a ticket that does not exist is a new submission.
+    let mut reply_target = None;
+    let mut unknown_ticket_note = None;
+    if let Verdict::Reply { ticket, .. } = &p.verdict {
+        match workflow::ticket_id(conn, ticket).await? {
+            Some(id) => reply_target = Some(id),
+            None => {
+                unknown_ticket_note =
+                    Some(format!("mentions ticket {ticket}, which does not exist"))
+            }
+        }
+    }
+    let (kind, reason) = match &p.verdict {
+        Verdict::Quarantine(r) => ("quarantined", r.clone()),
+        Verdict::Automatic { reason, .. } => ("automatic", reason.clone()),
+        Verdict::Reply { .. } if reply_target.is_some() => ("reply", String::new()),
+        Verdict::Reply { .. } | Verdict::Submission(_) => ("submission", String::new()),
+    };
+    let Some(message_row) = insert_message(conn, source, p, kind, &reason, now).await? else {
+        return Ok(Outcome::Duplicate);
+    };
+    let now_ms = now.as_millisecond();
+    match &p.verdict {
+        Verdict::Quarantine(reason) => Ok(Outcome::Quarantined {
+            reason: reason.clone(),
+        }),
+        Verdict::Automatic { reason, ticket } => {
+            if let Some(code) = ticket
+                && let Some(ticket_id) = workflow::ticket_id(conn, code).await?
+            {
+                link_message(conn, message_row, ticket_id).await?;
+                workflow::add_event(
+                    conn,
+                    ticket_id,
+                    now_ms,
+                    workflow::event::AUTOMATIC,
+                    &p.from_addr,
+                    Some(message_row),
+                    reason,
+                )
+                .await?;
+            }
+            Ok(Outcome::Automatic {
+                reason: reason.clone(),
+            })
+        }
+        Verdict::Reply {
+            ticket,
+            new_text,
+            article,
+        } => match reply_target {
+            Some(ticket_id) => {
+                link_message(conn, message_row, ticket_id).await?;
+                let mut detail = new_text.clone();
+                for a in &article.attachments {
+                    detail.push_str(&format!("\n[attachment] {} ({} bytes)", a.filename, a.size));
+                }
+                workflow::add_event(
+                    conn,
+                    ticket_id,
+                    now_ms,
+                    workflow::event::REPLY,
+                    &p.from_addr,
+                    Some(message_row),
+                    detail.trim(),
+                )
+                .await?;
+                Ok(Outcome::Reply {
+                    code: ticket.clone(),
+                })
+            }
+            None => {
+                let mut article_notes = article.notes.clone();
+                article_notes.extend(unknown_ticket_note);
+                open(conn, config, p, article, &article_notes, message_row, now).await
+            }
+        },
+        Verdict::Submission(article) => {
+            open(conn, config, p, article, &article.notes, message_row, now).await
+        }
+    }
+}
+
+async fn open(
+    conn: &mut AnyConnection,
+    config: &Config,
+    p: &Prepared,
+    article: &Article,
+    notes: &[String],
+    message_row: i64,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let tz = &config.board.time_zone;
+    let received = Timestamp::from_millisecond(p.arrived_at).unwrap_or(now);
+    let due = schedule::approval_due(received, tz, config.board.approval_days)?;
+    let member = config.member(&p.from_addr).filter(|m| m.active);
+    let code = workflow::open_ticket(
+        conn,
+        &NewTicket {
+            code_prefix: &config.board.code_prefix,
+            year: schedule::local_year(received, tz),
+            title: &article.title,
+            sender_addr: &p.from_addr,
+            sender_name: if p.from_name.is_empty() {
+                member.map_or("", |m| m.name.as_str())
+            } else {
+                &p.from_name
+            },
+            sender_member: member.is_some(),
+            sender_unit: member.map_or("", |m| m.unit.as_str()),
+            channel: "email",
+            received_at: received.as_millisecond(),
+            due_at: due.as_millisecond(),
+            body_html: &article.body_html,
+            body_text: &article.body_text,
+            notes,
+            attachments: &article.attachments,
+            message: message_row,
+            now: now.as_millisecond(),
+        },
+    )
+    .await?;
+    Ok(Outcome::Ticket { code })
+}
+
+async fn insert_message(
+    conn: &mut AnyConnection,
+    source: &str,
+    p: &Prepared,
+    kind: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO messages (sha256, message_id, size, source, arrived_at, arrival_from, ingested_at,
+             kind, from_addr, from_name, subject, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind(&p.sha256)
+    .bind(&p.message_id)
+    .bind(i64::try_from(p.size).unwrap_or(i64::MAX))
+    .bind(source)
+    .bind(p.arrived_at)
+    .bind(p.arrival_from)
+    .bind(now.as_millisecond())
+    .bind(kind)
+    .bind(&p.from_addr)
+    .bind(&p.from_name)
+    .bind(&p.subject)
+    .bind(reason)
+    .fetch_optional(conn)
+    .await
+    .context("Cannot record the message")
+}
+
+async fn link_message(conn: &mut AnyConnection, message_row: i64, ticket_id: i64) -> Result<()> {
+    sqlx::query("UPDATE messages SET ticket_id = $1 WHERE id = $2")
+        .bind(ticket_id)
+        .bind(message_row)
+        .execute(conn)
+        .await
+        .context("Cannot link the message to its ticket")?;
+    Ok(())
+}
