@@ -89,9 +89,12 @@ impl Store {
         } else {
             bail!("Unsupported database URL; use sqlite://PATH or postgres://USER@HOST/DB");
         };
-        let url = match backend {
-            Backend::Sqlite => sqlite_url_with_options(url)?,
-            Backend::Postgres => url.to_string(),
+        let (url, lock_path) = match backend {
+            Backend::Sqlite => {
+                let (url, path) = sqlite_url_with_options(url)?;
+                (url, Some(path.with_extension("migrate.lock")))
+            }
+            Backend::Postgres => (url.to_string(), None),
         };
         let options = AnyConnectOptions::from_str(&url)
             .context("Invalid database URL")?
@@ -124,6 +127,13 @@ impl Store {
                 format!("Cannot connect to the state database {}", redact_url(&url))
             })?;
         let store = Store { pool, backend };
+        // Two processes opening a new SQLite file at once (the daemon and a
+        // CLI command) must not both create the schema; PostgreSQL takes an
+        // advisory lock inside sqlx's migrator.
+        let _guard = match lock_path {
+            Some(path) => Some(lock_file(path).await?),
+            None => None,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -549,9 +559,26 @@ pub async fn plan_move(
     Ok(())
 }
 
+/// Holds an exclusive lock on `path` (created if missing) until dropped.
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("Cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("Cannot lock {}", path.display()))?;
+        Ok(file)
+    })
+    .await
+    .context("The lock task failed")?
+}
+
 /// Adds the options bientap needs to a SQLite URL (create the file if
-/// missing) and makes sure its directory exists.
-fn sqlite_url_with_options(url: &str) -> Result<String> {
+/// missing), makes sure its directory exists, and returns the file's path.
+fn sqlite_url_with_options(url: &str) -> Result<(String, std::path::PathBuf)> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
@@ -567,9 +594,10 @@ fn sqlite_url_with_options(url: &str) -> Result<String> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("Cannot create the state directory {}", dir.display()))?;
     }
-    Ok(if url.contains('?') {
+    let url = if url.contains('?') {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    })
+    };
+    Ok((url, std::path::PathBuf::from(path)))
 }

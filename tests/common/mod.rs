@@ -1,0 +1,638 @@
+//! Test support: real servers on loopback, the real `bientap` binary, and
+//! small clients to put mail where a collaborator's mail would land.
+//!
+//! The shared mail stack (Dovecot + Postfix) lives in `target/mailstack` and
+//! is started on first use (`tests/harness/services.sh`); every test uses
+//! mailboxes of its own (any address of example.test exists), so tests run
+//! in parallel without seeing each other's mail. Tests that stop or restart
+//! a server get a private stack on ports of their own.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bientap::store::{Store, TicketSummary};
+
+pub const DOMAIN: &str = "example.test";
+pub const PASSWORD: &str = "secret";
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target"))
+}
+
+pub fn bientap_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bientap"))
+}
+
+/// A running mail stack and how to reach it.
+#[derive(Debug, Clone)]
+pub struct MailStack {
+    pub dir: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub lmtp_port: u16,
+    pub ca_cert: PathBuf,
+    pub oauth2_key_file: PathBuf,
+    private: bool,
+}
+
+fn harness(script: &str) -> PathBuf {
+    manifest_dir().join("tests/harness").join(script)
+}
+
+fn parse_env(dir: &Path, private: bool) -> MailStack {
+    let out = Command::new(harness("mailstack.sh"))
+        .arg("env")
+        .arg(dir)
+        .output()
+        .expect("run mailstack.sh env");
+    assert!(
+        out.status.success(),
+        "mailstack.sh env failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let get = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from mailstack env:\n{text}"))
+            .trim_matches('"')
+            .to_string()
+    };
+    MailStack {
+        dir: dir.to_path_buf(),
+        imap_port: get("MAILSTACK_IMAP_PORT").parse().unwrap(),
+        imaps_port: get("MAILSTACK_IMAPS_PORT").parse().unwrap(),
+        smtp_port: get("MAILSTACK_SMTP_PORT").parse().unwrap(),
+        lmtp_port: get("MAILSTACK_LMTP_PORT").parse().unwrap(),
+        ca_cert: PathBuf::from(get("MAILSTACK_CA_CERT")),
+        oauth2_key_file: PathBuf::from(get("MAILSTACK_OAUTH2_KEY_FILE")),
+        private,
+    }
+}
+
+/// The shared mail stack, started if needed.
+pub fn stack() -> &'static MailStack {
+    static STACK: OnceLock<MailStack> = OnceLock::new();
+    STACK.get_or_init(|| {
+        let dir = target_dir().join("mailstack");
+        let out = Command::new(harness("services.sh"))
+            .args(["ensure", "mail"])
+            .arg(&dir)
+            .output()
+            .expect("run services.sh");
+        assert!(
+            out.status.success(),
+            "cannot start the test mail stack (Dovecot + Postfix):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_env(&dir, false)
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl MailStack {
+    /// A stack of its own, for tests that stop or restart servers.
+    /// `components` is "dovecot" or "" (both).
+    pub fn private(name: &str, components: &str) -> MailStack {
+        let dir = target_dir().join(format!("ms-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        stack(); // make sure the packages are installed
+        let mut cmd = Command::new(harness("mailstack.sh"));
+        cmd.arg("start").arg(&dir);
+        if !components.is_empty() {
+            cmd.arg(components);
+        }
+        let out = cmd
+            .env("MAILSTACK_IMAP_PORT", free_port().to_string())
+            .env("MAILSTACK_IMAPS_PORT", free_port().to_string())
+            .env("MAILSTACK_SMTP_PORT", free_port().to_string())
+            .env("MAILSTACK_LMTP_PORT", free_port().to_string())
+            .output()
+            .expect("run mailstack.sh start");
+        assert!(
+            out.status.success(),
+            "cannot start a private mail stack:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_env(&dir, true)
+    }
+
+    pub fn control(&self, action: &str, component: &str) {
+        let out = Command::new(harness("mailstack.sh"))
+            .arg(action)
+            .arg(&self.dir)
+            .arg(component)
+            .output()
+            .expect("run mailstack.sh");
+        assert!(
+            out.status.success(),
+            "mailstack.sh {action} {component}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Where Dovecot keeps `folder` of `user` ("INBOX" or a folder name).
+    pub fn maildir(&self, user: &str, folder: &str) -> PathBuf {
+        let (local, domain) = user.split_once('@').unwrap();
+        let base = self
+            .dir
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir");
+        if folder == "INBOX" {
+            base
+        } else {
+            base.join(format!(".{folder}"))
+        }
+    }
+
+    /// Messages in a folder of a mailbox, read from disk.
+    pub fn count(&self, user: &str, folder: &str) -> usize {
+        let dir = self.maildir(user, folder);
+        ["new", "cur"]
+            .iter()
+            .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file())
+                    .count()
+            })
+            .sum()
+    }
+
+    /// The raw messages in a folder of a mailbox.
+    pub fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
+        let dir = self.maildir(user, folder);
+        let mut files: Vec<PathBuf> = ["new", "cur"]
+            .iter()
+            .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
+            .flat_map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+
+    /// Sends `raw` through Postfix (SMTP), as a mail client would.
+    pub fn send_smtp(&self, from: &str, to: &[&str], raw: &[u8]) {
+        dialog(self.smtp_port, "EHLO", from, to, raw);
+    }
+
+    /// Delivers `raw` straight into Dovecot (LMTP), as Postfix does.
+    pub fn deliver_lmtp(&self, from: &str, to: &[&str], raw: &[u8]) {
+        dialog(self.lmtp_port, "LHLO", from, to, raw);
+    }
+
+    /// Waits until Postfix has handed everything to Dovecot.
+    pub fn wait_delivered(&self, user: &str, folder: &str, n: usize) {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{n} messages in {user}/{folder}"),
+            || self.count(user, folder) >= n,
+        );
+    }
+}
+
+impl Drop for MailStack {
+    fn drop(&mut self) {
+        if self.private {
+            let _ = Command::new(harness("mailstack.sh"))
+                .arg("destroy")
+                .arg(&self.dir)
+                .output();
+        }
+    }
+}
+
+/// A minimal SMTP/LMTP client: greeting, EHLO/LHLO, one transaction.
+fn dialog(port: u16, hello: &str, from: &str, to: &[&str], raw: &[u8]) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the mail server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let expect = |code: &str, reader: &mut BufReader<TcpStream>| {
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read reply");
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    };
+    expect("220", &mut reader);
+    write!(writer, "{hello} test.example.test\r\n").unwrap();
+    expect("250", &mut reader);
+    write!(writer, "MAIL FROM:<{from}>\r\n").unwrap();
+    expect("250", &mut reader);
+    for rcpt in to {
+        write!(writer, "RCPT TO:<{rcpt}>\r\n").unwrap();
+        expect("250", &mut reader);
+    }
+    write!(writer, "DATA\r\n").unwrap();
+    expect("354", &mut reader);
+    let mut data = Vec::with_capacity(raw.len() + 64);
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        if line.first() == Some(&b'.') {
+            data.push(b'.');
+        }
+        data.extend_from_slice(line);
+    }
+    if !data.ends_with(b"\n") {
+        data.extend_from_slice(b"\r\n");
+    }
+    data.extend_from_slice(b".\r\n");
+    writer.write_all(&data).unwrap();
+    // LMTP answers once per recipient.
+    let answers = if hello == "LHLO" { to.len() } else { 1 };
+    for _ in 0..answers {
+        expect("250", &mut reader);
+    }
+    write!(writer, "QUIT\r\n").unwrap();
+}
+
+/// A name nobody else uses in this test run.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand_suffix()
+    )
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{:x}", nanos % 0xffff)
+}
+
+/// Polls `check` until it holds, failing with `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls an async `check` until it holds, failing with `what` after `timeout`.
+pub async fn wait_for<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A bientap state directory and configuration for one test.
+pub struct Board {
+    pub dir: tempfile::TempDir,
+    pub address: String,
+    pub config: PathBuf,
+    pub db_url: String,
+}
+
+pub enum Mailbox<'a> {
+    Imap {
+        stack: &'a MailStack,
+        tls: &'a str,
+        auth: ImapAuth,
+    },
+    Maildir(PathBuf),
+}
+
+pub enum ImapAuth {
+    Password,
+    OAuth2TokenFile(PathBuf),
+}
+
+impl Board {
+    /// A board reading `mailbox`, with its state in SQLite (or `db_url`).
+    pub fn new(address: &str, mailbox: Mailbox<'_>, db_url: Option<String>, extra: &str) -> Board {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let db_url =
+            db_url.unwrap_or_else(|| format!("sqlite://{}", state.join("state.db").display()));
+        let source = match mailbox {
+            Mailbox::Imap { stack, tls, auth } => {
+                let port = if tls == "implicit" {
+                    stack.imaps_port
+                } else {
+                    stack.imap_port
+                };
+                let auth = match auth {
+                    ImapAuth::Password => format!("password = \"{PASSWORD}\""),
+                    ImapAuth::OAuth2TokenFile(p) => format!(
+                        "auth = \"xoauth2\"\noauth2_token_file = \"{}\"",
+                        p.display()
+                    ),
+                };
+                let ca = if tls == "none" {
+                    String::new()
+                } else {
+                    format!("ca_file = \"{}\"", stack.ca_cert.display())
+                };
+                format!(
+                    "[imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\n{ca}\nusername = \"{address}\"\n{auth}\npoll_interval = 1\ntimeout = 20\n"
+                )
+            }
+            Mailbox::Maildir(p) => {
+                format!("[maildir]\npath = \"{}\"\npoll_interval = 1\n", p.display())
+            }
+        };
+        let text = format!(
+            "[board]\nname = \"Ban biên tập thử nghiệm\"\naddress = \"{address}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[database]\nurl = \"{db_url}\"\n\n{source}\n\
+             [[members]]\nname = \"Nguyễn Văn An\"\nemail = \"an.nv@collab.example.test\"\nroles = [\"member\"]\nunit = \"UBND xã Ea Sô\"\n\n\
+             [[members]]\nname = \"Hoàng Minh Đức\"\nemail = \"truongban@{DOMAIN}\"\nroles = [\"head\"]\n\n{extra}\n",
+            state.display()
+        );
+        let config = dir.path().join("bientap.toml");
+        std::fs::write(&config, text).unwrap();
+        Board {
+            dir,
+            address: address.to_string(),
+            config,
+            db_url,
+        }
+    }
+
+    /// Adds `line` at the top of `[section]` of the config file.
+    pub fn set(&self, section: &str, line: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let header = format!("[{section}]\n");
+        assert!(text.contains(&header), "no [{section}] in the test config");
+        std::fs::write(
+            &self.config,
+            text.replacen(&header, &format!("{header}{line}\n"), 1),
+        )
+        .unwrap();
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Runs a CLI command to completion.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bientap_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("BIENTAP_LOG", "info")
+            .output()
+            .expect("run bientap")
+    }
+
+    /// Starts `bientap run` in the background.
+    pub fn start(&self) -> Daemon {
+        let log = self
+            .dir
+            .path()
+            .join(format!("daemon-{}.log", unique("run")));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bientap_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("BIENTAP_LOG", "info,bientap=debug")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start bientap run");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&self.db_url).await.unwrap()
+    }
+
+    pub async fn tickets(&self) -> Vec<TicketSummary> {
+        let store = self.store().await;
+        let t = store.list_tickets(None, 100_000).await.unwrap();
+        store.close().await;
+        t
+    }
+}
+
+/// A `bientap run` process; killed when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// kill -9: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, then wait; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon already stopped");
+        let pid = c.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                c.kill().unwrap();
+                panic!(
+                    "bientap did not stop within 30 s of SIGTERM; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Waits (async) until the board has `n` tickets; returns them.
+pub async fn wait_tickets(board: &Board, n: usize, daemon: &mut Daemon) -> Vec<TicketSummary> {
+    let start = Instant::now();
+    loop {
+        let t = board.tickets().await;
+        if t.len() >= n {
+            return t;
+        }
+        assert!(
+            daemon.is_running(),
+            "bientap exited early; log:\n{}",
+            daemon.log_text()
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {n} tickets (have {}); log:\n{}",
+            t.len(),
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The fixture mails in `fixtures/mail`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(manifest_dir().join("fixtures/mail").join(name)).unwrap()
+}
+
+/// A PostgreSQL database of its own for one test, dropped afterwards.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("BIENTAP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        use sqlx::Connection;
+        let admin = postgres_admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(_) => {
+                let out = Command::new(harness("services.sh"))
+                    .args(["ensure", "postgres"])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "PostgreSQL is needed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {admin}: {e}"))
+            }
+        };
+        let name = unique("bientap").replace('-', "_");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let base = admin.rsplit_once('/').unwrap().0;
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+            admin,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Dropped from async tests: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// An XOAUTH2 bearer token Dovecot accepts: a JWT (HS256) signed with the
+/// stack's key, valid for an hour.
+pub fn jwt_for(stack: &MailStack, user: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(
+            std::fs::read_to_string(&stack.oauth2_key_file)
+                .unwrap()
+                .trim(),
+        )
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = b64.encode(format!(
+        r#"{{"sub":"{user}","iat":{now},"nbf":{now},"exp":{}}}"#,
+        now + 3600
+    ));
+    let signing_input = format!("{header}.{claims}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        b64.encode(mac.finalize().into_bytes())
+    )
+}
