@@ -110,13 +110,7 @@ async fn mailed_submissions_become_tickets() {
     let detail = store.ticket(&member.code).await.unwrap().unwrap();
     let v1 = &detail.versions[0];
     assert_eq!(v1.attachments[0].filename, "Ảnh hội nghị.jpg");
-    assert!(
-        b.state_dir()
-            .join("archive")
-            .join(&v1.attachments[0].sha256[..2])
-            .join(&v1.attachments[0].sha256)
-            .is_file()
-    );
+    assert!(b.archived(&v1.attachments[0].sha256).is_file());
     assert!(
         detail
             .events
@@ -151,13 +145,7 @@ async fn mailed_submissions_become_tickets() {
         "{:?}",
         quarantined[0]
     );
-    assert!(
-        b.state_dir()
-            .join("archive")
-            .join(&quarantined[0].sha256[..2])
-            .join(&quarantined[0].sha256)
-            .is_file()
-    );
+    assert!(b.archived(&quarantined[0].sha256).is_file());
 
     // Everything left the inbox for the processed folder.
     wait_until(Duration::from_secs(30), "inbox emptied", || {
@@ -355,13 +343,7 @@ async fn oversized_mail_is_quarantined_with_its_bytes() {
             _ => line.to_vec(),
         })
         .collect();
-    let archived = std::fs::read(
-        b.state_dir()
-            .join("archive")
-            .join(&q[0].sha256[..2])
-            .join(&q[0].sha256),
-    )
-    .unwrap();
+    let archived = std::fs::read(b.archived(&q[0].sha256)).unwrap();
     assert_eq!(archived.len(), served.len());
     assert!(
         archived == served,

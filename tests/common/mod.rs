@@ -405,6 +405,14 @@ impl Board {
         self.dir.path().join("state")
     }
 
+    /// Where the archive keeps the blob with this digest.
+    pub fn archived(&self, sha256: &str) -> PathBuf {
+        bientap::store::Archive::open(&self.state_dir().join("archive"))
+            .unwrap()
+            .path(sha256)
+            .unwrap()
+    }
+
     /// Runs a CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(bientap_bin())
