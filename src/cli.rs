@@ -77,17 +77,23 @@ pub enum TicketsCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
 pub struct ImportArgs {
+    #[command(flatten)]
+    source: ImportSource,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ImportSource {
     /// A Maildir folder (with cur/ and new/); it is only read.
     #[arg(long)]
     maildir: Option<PathBuf>,
     /// An mbox file; it is only read.
     #[arg(long)]
     mbox: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long, global = true)]
-    quiet: bool,
 }
 
 /// Parses the command line and runs it.
@@ -363,7 +369,7 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
 async fn import_backlog(config: Config, args: ImportArgs) -> Result<()> {
     let pipeline = open_pipeline(config).await?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    let summary = match (&args.maildir, &args.mbox) {
+    let summary = match (&args.source.maildir, &args.source.mbox) {
         (Some(dir), _) => import::maildir(&pipeline, dir, progress).await?,
         (None, Some(file)) => import::mbox(&pipeline, file, progress).await?,
         (None, None) => bail!("Give --maildir DIR or --mbox FILE"),

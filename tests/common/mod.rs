@@ -313,7 +313,7 @@ where
     let start = Instant::now();
     while !check().await {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -573,6 +573,14 @@ stop_dovecot() {
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
         wait_gone "$pid" 2 || die "could not stop dovecot pid $pid"
     fi
+    # Mail processes of this instance (its process group) may outlive the
+    # master; a stopped server must not keep serving old connections.
+    local n=100
+    while [ "$n" -gt 0 ] && pgrep -g "$pid" >/dev/null 2>&1; do
+        [ "$n" = 60 ] && kill -TERM -- "-$pid" 2>/dev/null
+        sleep 0.05; n=$((n - 1))
+    done
+    pgrep -g "$pid" >/dev/null 2>&1 && kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$DOVECOT_PID"
     info "dovecot stopped (was pid $pid)"
 }
