@@ -416,6 +416,99 @@ async fn uidvalidity_change_rereads_the_folder() {
     assert!(tickets.iter().any(|t| t.title == "Tin mới"));
 }
 
+/// A server without IDLE, MOVE and UIDPLUS: bientap polls, and moves with
+/// COPY + \\Deleted + EXPUNGE.
+#[tokio::test]
+async fn servers_without_idle_or_move() {
+    let old = MailStack::private_with(
+        "oldcaps",
+        "dovecot",
+        &[(
+            "MAILSTACK_IMAP_CAPABILITY",
+            "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE",
+        )],
+    );
+    let board = format!("{}@{DOMAIN}", unique("old"));
+    for name in ["01-member-plain-photo.eml", "03-windows-1258.eml"] {
+        old.deliver_lmtp("ctv@sink.example.test", &[&board], &fixture(name));
+    }
+    let b = Board::new(
+        &board,
+        Mailbox::Imap {
+            stack: &old,
+            tls: "starttls",
+            auth: ImapAuth::Password,
+        },
+        None,
+        "",
+    );
+    let mut daemon = b.start();
+    wait_tickets(&b, 2, &mut daemon).await;
+    // Arrives while the daemon polls.
+    old.deliver_lmtp(
+        "ctv@sink.example.test",
+        &[&board],
+        &fixture("02-stranger-html-inline.eml"),
+    );
+    wait_tickets(&b, 3, &mut daemon).await;
+    wait_until(Duration::from_secs(30), "inbox emptied", || {
+        old.count(&board, "INBOX") == 0
+    });
+    assert_eq!(old.count(&board, "Processed"), 3);
+    daemon.stop();
+    let log = daemon.log_text();
+    assert!(
+        log.contains("idle=false") && log.contains("move=false"),
+        "{log}"
+    );
+}
+
+/// The state database on PostgreSQL: the same mail room.
+#[tokio::test]
+async fn state_in_postgres() {
+    let pg = PgDatabase::create().await;
+    let stack = stack();
+    let board = format!("{}@{DOMAIN}", unique("pg"));
+    for name in [
+        "01-member-plain-photo.eml",
+        "02-stranger-html-inline.eml",
+        "03-windows-1258.eml",
+        "04-out-of-office.eml",
+    ] {
+        stack.deliver_lmtp("ctv@sink.example.test", &[&board], &fixture(name));
+    }
+    let b = Board::new(
+        &board,
+        Mailbox::Imap {
+            stack,
+            tls: "starttls",
+            auth: ImapAuth::Password,
+        },
+        Some(pg.url.clone()),
+        "",
+    );
+    let out = b.cli(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tickets = b.tickets().await;
+    assert_eq!(tickets.len(), 3);
+    let out = b.cli(&["tickets", "show", &tickets[2].code]);
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("Hội nghị tổng kết công tác năm 2026"),
+        "{shown}"
+    );
+    assert!(shown.contains("Ảnh hội nghị.jpg"), "{shown}");
+    // Running again changes nothing.
+    let out = b.cli(&["run", "--once"]);
+    assert!(out.status.success());
+    assert_eq!(b.tickets().await.len(), 3);
+}
+
 /// An authenticated IMAP session for test set-up (plain, loopback).
 pub async fn imap_session(
     stack: &MailStack,

@@ -115,6 +115,11 @@ impl MailStack {
     /// A stack of its own, for tests that stop or restart servers.
     /// `components` is "dovecot" or "" (both).
     pub fn private(name: &str, components: &str) -> MailStack {
+        Self::private_with(name, components, &[])
+    }
+
+    /// A private stack with extra `MAILSTACK_*` settings.
+    pub fn private_with(name: &str, components: &str, env: &[(&str, &str)]) -> MailStack {
         let dir = target_dir().join(format!("ms-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         stack(); // make sure the packages are installed
@@ -128,6 +133,7 @@ impl MailStack {
             .env("MAILSTACK_IMAPS_PORT", free_port().to_string())
             .env("MAILSTACK_SMTP_PORT", free_port().to_string())
             .env("MAILSTACK_LMTP_PORT", free_port().to_string())
+            .envs(env.iter().copied())
             .output()
             .expect("run mailstack.sh start");
         assert!(

@@ -77,7 +77,7 @@ resolve_dir() {
 load_settings() {
     # Remembered values first, then explicit env overrides, then defaults.
     MS_IMAP_PORT='' MS_IMAPS_PORT='' MS_SMTP_PORT='' MS_LMTP_PORT=''
-    MS_DOMAIN='' MS_SMTPUTF8='' MS_PASSWORD='' MS_MAIL_USER='' MS_MAIL_GROUP=''
+    MS_DOMAIN='' MS_SMTPUTF8='' MS_IMAP_CAPABILITY='' MS_PASSWORD='' MS_MAIL_USER='' MS_MAIL_GROUP=''
     if [ -f "$ENVFILE" ]; then
         # shellcheck disable=SC1090
         . <(grep -E '^MS_[A-Z_]+=' "$ENVFILE")
@@ -88,6 +88,10 @@ load_settings() {
     LMTP_PORT=${MAILSTACK_LMTP_PORT:-${MS_LMTP_PORT:-3024}}
     DOMAIN=${MAILSTACK_DOMAIN:-${MS_DOMAIN:-example.test}}
     SMTPUTF8=${MAILSTACK_SMTPUTF8:-${MS_SMTPUTF8:-no}}
+    # A full CAPABILITY list to announce instead of Dovecot's, to imitate
+    # older servers (e.g. without IDLE, MOVE or UIDPLUS).
+    IMAP_CAPABILITY=${MAILSTACK_IMAP_CAPABILITY:-${MS_IMAP_CAPABILITY:-}}
+    [[ "$IMAP_CAPABILITY" =~ ^[A-Za-z0-9=+\ -]*$ ]] || die "bad MAILSTACK_IMAP_CAPABILITY"
     case "$SMTPUTF8" in yes|no) ;; *) die "MAILSTACK_SMTPUTF8 must be yes or no";; esac
     PASSWORD=${MAILSTACK_PASSWORD:-${MS_PASSWORD:-secret}}
     SINK=sink@$DOMAIN
@@ -132,6 +136,7 @@ MS_SMTP_PORT=$SMTP_PORT
 MS_LMTP_PORT=$LMTP_PORT
 MS_DOMAIN=$DOMAIN
 MS_SMTPUTF8=$SMTPUTF8
+MS_IMAP_CAPABILITY="$IMAP_CAPABILITY"
 MS_PASSWORD=$PASSWORD
 MS_MAIL_USER=$MAIL_USER
 MS_MAIL_GROUP=$MAIL_GROUP
@@ -379,6 +384,7 @@ ssl_min_protocol = TLSv1.2
 
 # --- IMAP
 protocol imap {
+  ${IMAP_CAPABILITY:+imap_capability = $IMAP_CAPABILITY}
   mail_max_userip_connections = 512
   imap_idle_notify_interval = 2 mins
 }
