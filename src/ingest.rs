@@ -21,7 +21,8 @@ pub mod import;
 pub mod maildir;
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use jiff::Timestamp;
@@ -177,17 +178,10 @@ impl Pipeline {
         let now = Timestamp::now();
         let config = Arc::clone(&self.config);
         let archive = self.archive.clone();
-        let prepared = tokio::task::spawn_blocking(move || -> Result<Vec<Prepared>> {
-            let mut durable = Batch::default();
-            let prepared = batch
-                .into_iter()
-                .map(|incoming| prepare(&config, &archive, &mut durable, incoming, now))
-                .collect::<Result<Vec<_>>>()?;
-            archive.sync(&mut durable)?;
-            Ok(prepared)
-        })
-        .await
-        .context("The message preparation task failed")??;
+        let prepared =
+            tokio::task::spawn_blocking(move || prepare_all(&config, &archive, batch, now))
+                .await
+                .context("The message preparation task failed")??;
 
         match self.commit(source, &prepared, &ack, now).await {
             Ok(outcomes) => Ok(outcomes),
@@ -320,6 +314,68 @@ fn log_outcomes(prepared: &[Prepared], outcomes: &[Outcome]) {
             Outcome::Duplicate => tracing::debug!(sha256 = %p.sha256, "duplicate message ignored"),
         }
     }
+}
+
+/// Prepares a batch on all cores: parsing, hashing and archiving are CPU
+/// and disk work that parallelizes well. Results keep the batch order.
+fn prepare_all(
+    config: &Config,
+    archive: &Archive,
+    batch: Vec<Incoming>,
+    now: Timestamp,
+) -> Result<Vec<Prepared>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(batch.len());
+    let n = batch.len();
+    let inputs: Vec<Mutex<Option<Incoming>>> =
+        batch.into_iter().map(|m| Mutex::new(Some(m))).collect();
+    let outputs: Vec<Mutex<Option<Result<Prepared>>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let mut durable = Batch::default();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut local = Batch::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = inputs.get(i) else { break };
+                        let incoming = slot.lock().ok().and_then(|mut s| s.take());
+                        let result = match incoming {
+                            Some(m) => prepare(config, archive, &mut local, m, now),
+                            None => Err(anyhow::anyhow!("Message {i} of the batch went missing")),
+                        };
+                        if let Some(out) = outputs.get(i)
+                            && let Ok(mut out) = out.lock()
+                        {
+                            *out = Some(result);
+                        }
+                    }
+                    local
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(local) => durable.merge(local),
+                Err(_) => tracing::error!("a message preparation thread panicked"),
+            }
+        }
+    });
+    archive.sync(&mut durable)?;
+    outputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, out)| {
+            out.into_inner()
+                .ok()
+                .flatten()
+                .with_context(|| format!("Message {i} of the batch was not prepared"))?
+        })
+        .collect()
 }
 
 /// Archives and reads one message. Errors are I/O errors of the archive

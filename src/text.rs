@@ -6,19 +6,27 @@
 //! not carry line breaks. These helpers are pure and total: they never fail
 //! and never panic, whatever the input.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// NFC-normalizes `s` (R24).
 pub fn nfc(s: &str) -> String {
+    if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        return s.to_string();
+    }
     s.nfc().collect()
 }
 
 /// Cleans a multi-line text: NFC, `\r\n` and lone `\r` become `\n`, and
 /// control characters other than newline and tab are dropped.
 pub fn clean_text(s: &str) -> String {
+    // Most text is already clean; checking is much cheaper than rebuilding.
+    let clean = !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+    if clean && is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        return s.to_string();
+    }
     let unified = s.replace("\r\n", "\n").replace('\r', "\n");
-    unified
-        .nfc()
+    nfc(&unified)
+        .chars()
         .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
         .collect()
 }
@@ -127,6 +135,8 @@ mod tests {
     #[test]
     fn clean_text_keeps_newlines_and_drops_nul() {
         assert_eq!(clean_text("a\r\nb\rc\u{0}d\te"), "a\nb\ncd\te");
+        assert_eq!(clean_text("Ho\u{0323}\u{0302}i\nnghị"), "Hội\nnghị");
+        assert_eq!(clean_text("đã sạch\n"), "đã sạch\n");
     }
 
     #[test]

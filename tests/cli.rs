@@ -196,3 +196,27 @@ async fn maildir_daemon_picks_up_new_mail_and_stops_on_sigterm() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No ticket BBT-1999-0001"));
 }
+
+/// The shipped configurations stay valid: the documented example (with its
+/// password from the environment) and the demo.
+#[test]
+fn shipped_configs_pass_check_config() {
+    let example = manifest_dir().join("config/bientap.example.toml");
+    let out = Command::new(bientap_bin())
+        .args(["--config", example.to_str().unwrap(), "check-config"])
+        .env("BIENTAP_IMAP_PASSWORD", "x")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let demo = manifest_dir().join("config/demo.toml");
+    let out = bientap(&["--config", demo.to_str().unwrap(), "check-config"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

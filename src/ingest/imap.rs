@@ -27,7 +27,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio_rustls::TlsConnector;
 
-use super::{Ack, Body, Incoming, Outcome, Pipeline};
+use super::{Ack, Body, Incoming, Pipeline};
 use crate::config::{self, Credential, TlsMode, imap_utf7};
 use crate::net::{self, Backoff, Io, Shutdown};
 use crate::store::archive::Batch;
@@ -271,28 +271,47 @@ async fn session(
             if sizes.is_empty() {
                 break;
             }
-            for batch in plan_batches(
+            // While one batch is processed (parsed, archived, committed), the
+            // next is fetched: the network and the disk work at the same time.
+            let mut fetched: Option<Fetched> = None;
+            let mut plan = plan_batches(
                 &sizes,
                 cfg.fetch_batch_size,
                 pipeline.config().storage.max_message_size,
-            ) {
-                let incoming = fetch_batch(pipeline, cfg, &mut session, &batch).await?;
-                let uids: Vec<u32> = incoming.iter().map(|(uid, _)| *uid).collect();
-                let batch_last = batch.iter().map(|(uid, _)| *uid).max().unwrap_or(last_uid);
-                let messages: Vec<Incoming> = incoming.into_iter().map(|(_, m)| m).collect();
-                let outcomes: Vec<Outcome> = pipeline
-                    .process(
-                        "imap",
-                        messages,
-                        Ack::Imap {
-                            mailbox: &key,
-                            uid_validity,
-                            uids: &uids,
-                            last_uid: batch_last.max(last_uid),
-                        },
-                    )
-                    .await?;
-                last_uid = batch_last.max(last_uid);
+            )
+            .into_iter();
+            loop {
+                let next = plan.next();
+                let Some(current) = fetched.take() else {
+                    match next {
+                        Some(batch) => {
+                            fetched = Some(Fetched::new(
+                                fetch_batch(pipeline, cfg, &mut session, &batch).await?,
+                                &batch,
+                            ));
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                let ack = Ack::Imap {
+                    mailbox: &key,
+                    uid_validity,
+                    uids: &current.uids,
+                    last_uid: current.last_uid.max(last_uid),
+                };
+                let process = pipeline.process("imap", current.messages, ack);
+                let outcomes = match next.filter(|_| !shutdown.is_set()) {
+                    Some(batch) => {
+                        let (outcomes, incoming) =
+                            tokio::join!(process, fetch_batch(pipeline, cfg, &mut session, &batch));
+                        let outcomes = outcomes?;
+                        fetched = Some(Fetched::new(incoming?, &batch));
+                        outcomes
+                    }
+                    None => process.await?,
+                };
+                last_uid = current.last_uid.max(last_uid);
                 tracing::debug!(count = outcomes.len(), last_uid, "IMAP batch committed");
                 move_out(
                     pipeline,
@@ -358,6 +377,30 @@ async fn ensure_folder(cfg: &config::Imap, session: &mut Session, name: &str) ->
         }
     }
     Ok(())
+}
+
+/// A fetched batch waiting to be processed.
+struct Fetched {
+    uids: Vec<u32>,
+    last_uid: u32,
+    messages: Vec<Incoming>,
+}
+
+impl Fetched {
+    fn new(incoming: Vec<(u32, Incoming)>, planned: &[(u32, u32)]) -> Fetched {
+        let uids = incoming.iter().map(|(uid, _)| *uid).collect();
+        // Planned UIDs that vanished meanwhile count as read.
+        let last_uid = planned
+            .iter()
+            .map(|(uid, _)| *uid)
+            .max()
+            .unwrap_or_default();
+        Fetched {
+            uids,
+            last_uid,
+            messages: incoming.into_iter().map(|(_, m)| m).collect(),
+        }
+    }
 }
 
 /// `(uid, size)` of every message from `from_uid` on.

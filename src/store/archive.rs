@@ -33,6 +33,13 @@ pub struct Batch {
     dirs: BTreeSet<PathBuf>,
 }
 
+impl Batch {
+    /// Takes over the directories another batch still has to sync.
+    pub fn merge(&mut self, other: Batch) {
+        self.dirs.extend(other.dirs);
+    }
+}
+
 /// The SHA-256 of `bytes` in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
