@@ -34,9 +34,9 @@ use crate::config::Config;
 use crate::content::{self, reply};
 use crate::schedule;
 use crate::store::archive::{Archive, Batch};
-use crate::store::{self, Store};
+use crate::store::{self, Attachment, Store};
 use crate::text;
-use crate::workflow::{self, AttachmentRecord, NewTicket};
+use crate::workflow::{self, NewTicket};
 
 /// Longest reply text kept on a ticket event.
 const MAX_EVENT_TEXT: usize = 4000;
@@ -109,6 +109,29 @@ struct Prepared {
     verdict: Verdict,
 }
 
+impl Prepared {
+    /// A message recorded without being read (too large, unparseable).
+    fn unread(
+        sha256: String,
+        size: u64,
+        arrived_at: i64,
+        arrival_from: &'static str,
+        verdict: Verdict,
+    ) -> Prepared {
+        Prepared {
+            sha256,
+            size,
+            arrived_at,
+            arrival_from,
+            message_id: None,
+            from_addr: String::new(),
+            from_name: String::new(),
+            subject: String::new(),
+            verdict,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Verdict {
     Quarantine(String),
@@ -132,7 +155,7 @@ struct Article {
     body_html: String,
     body_text: String,
     notes: Vec<String>,
-    attachments: Vec<AttachmentRecord>,
+    attachments: Vec<Attachment>,
 }
 
 /// The ingest pipeline of one board.
@@ -257,17 +280,16 @@ impl Pipeline {
                 Ok(mut o) => o.pop().unwrap_or(Outcome::Duplicate),
                 Err(err) => {
                     let reason = format!("the database refused this message: {err:#}");
-                    let fallback = Prepared {
-                        sha256: p.sha256.clone(),
-                        size: p.size,
-                        arrived_at: p.arrived_at,
-                        arrival_from: p.arrival_from,
-                        message_id: None,
-                        from_addr: text::truncate_chars(&p.from_addr, 200),
-                        from_name: String::new(),
-                        subject: text::truncate_chars(&p.subject, 200),
-                        verdict: Verdict::Quarantine(text::truncate_chars(&reason, 1000)),
-                    };
+                    let verdict = Verdict::Quarantine(text::truncate_chars(&reason, 1000));
+                    let mut fallback = Prepared::unread(
+                        p.sha256.clone(),
+                        p.size,
+                        p.arrived_at,
+                        p.arrival_from,
+                        verdict,
+                    );
+                    fallback.from_addr = text::truncate_chars(&p.from_addr, 200);
+                    fallback.subject = text::truncate_chars(&p.subject, 200);
                     let mut o = self
                         .commit(source, std::slice::from_ref(&fallback), &single_ack, now)
                         .await
@@ -395,32 +417,21 @@ fn prepare(
     };
     let raw = match incoming.body {
         Body::Archived { sha256, size } => {
-            return Ok(Prepared {
+            let verdict = Verdict::Quarantine(too_large(size, limit));
+            return Ok(Prepared::unread(
                 sha256,
                 size,
                 arrived_at,
                 arrival_from,
-                message_id: None,
-                from_addr: String::new(),
-                from_name: String::new(),
-                subject: String::new(),
-                verdict: Verdict::Quarantine(too_large(size, limit)),
-            });
+                verdict,
+            ));
         }
         Body::Bytes(raw) => raw,
     };
     let sha256 = archive.put(durable, &raw)?;
     let size = raw.len() as u64;
-    let unread = |verdict: Verdict| Prepared {
-        sha256: sha256.clone(),
-        size,
-        arrived_at,
-        arrival_from,
-        message_id: None,
-        from_addr: String::new(),
-        from_name: String::new(),
-        subject: String::new(),
-        verdict,
+    let unread = |verdict: Verdict| {
+        Prepared::unread(sha256.clone(), size, arrived_at, arrival_from, verdict)
     };
     if size > limit {
         return Ok(unread(Verdict::Quarantine(too_large(size, limit))));
@@ -503,12 +514,12 @@ fn read_message(
         .map(|s| (s.address.clone(), s.name.clone()))
         .unwrap_or_default();
 
-    let archive_parts = |durable: &mut Batch| -> Result<Vec<AttachmentRecord>> {
+    let archive_parts = |durable: &mut Batch| -> Result<Vec<Attachment>> {
         mail.attachments
             .iter()
             .map(|a| {
                 archive.put_hashed(durable, &a.sha256, &a.data)?;
-                Ok(AttachmentRecord {
+                Ok(Attachment {
                     filename: a.filename.clone(),
                     content_type: a.content_type.clone(),
                     size: i64::try_from(a.size).unwrap_or(i64::MAX),

@@ -314,7 +314,7 @@ impl Store {
             .context("Cannot read attachments")?
             .iter()
             .map(|a| {
-                Ok(AttachmentInfo {
+                Ok(Attachment {
                     filename: a.try_get("filename")?,
                     content_type: a.try_get("content_type")?,
                     size: a.try_get("size")?,
@@ -474,11 +474,12 @@ pub struct VersionInfo {
     pub body_html: String,
     pub body_text: String,
     pub notes: Vec<String>,
-    pub attachments: Vec<AttachmentInfo>,
+    pub attachments: Vec<Attachment>,
 }
 
+/// An attachment as recorded on a ticket version (bytes are in the archive).
 #[derive(Debug, Clone, Serialize)]
-pub struct AttachmentInfo {
+pub struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub size: i64,

@@ -9,6 +9,8 @@
 use anyhow::{Context, Result};
 use sqlx::AnyConnection;
 
+use crate::store::Attachment;
+
 /// A ticket's state, as stored.
 pub mod state {
     pub const RECEIVED: &str = "received";
@@ -19,17 +21,6 @@ pub mod event {
     pub const RECEIVED: &str = "received";
     pub const REPLY: &str = "reply";
     pub const AUTOMATIC: &str = "automatic";
-}
-
-/// An attachment as recorded on a ticket version (bytes are in the archive).
-#[derive(Debug, Clone)]
-pub struct AttachmentRecord {
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub content_id: String,
-    pub inline: bool,
 }
 
 /// What a new ticket is made of.
@@ -48,7 +39,7 @@ pub struct NewTicket<'a> {
     pub body_html: &'a str,
     pub body_text: &'a str,
     pub notes: &'a [String],
-    pub attachments: &'a [AttachmentRecord],
+    pub attachments: &'a [Attachment],
     /// The `messages` row the ticket comes from.
     pub message: i64,
     pub now: i64,
@@ -141,7 +132,7 @@ async fn add_version(
     body_html: &str,
     body_text: &str,
     notes: &[String],
-    attachments: &[AttachmentRecord],
+    attachments: &[Attachment],
     now: i64,
 ) -> Result<()> {
     let version_id: i64 = sqlx::query_scalar(

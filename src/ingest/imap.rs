@@ -201,6 +201,17 @@ async fn login(cfg: &config::Imap, client: Client<Box<dyn Io>>) -> Result<Sessio
         .map_err(|(e, _)| refused(e))
 }
 
+/// The inbox being read and where its mail goes after commit.
+#[derive(Debug, Clone, Copy)]
+struct Inbox<'a> {
+    /// The mailbox's key in the state database.
+    key: &'a str,
+    uid_validity: u32,
+    /// The processed folder, IMAP-encoded.
+    processed: &'a str,
+    features: Features,
+}
+
 /// Server features that change how we work.
 #[derive(Debug, Clone, Copy)]
 struct Features {
@@ -255,16 +266,13 @@ async fn session(
             }
             None => 0,
         };
-        move_out(
-            pipeline,
-            cfg,
-            &mut session,
-            features,
-            &key,
+        let inbox = Inbox {
+            key: &key,
             uid_validity,
-            &processed,
-        )
-        .await?;
+            processed: &processed,
+            features,
+        };
+        move_out(pipeline, cfg, &mut session, &inbox).await?;
 
         loop {
             let sizes = fetch_sizes(cfg, &mut session, last_uid.saturating_add(1)).await?;
@@ -313,16 +321,7 @@ async fn session(
                 };
                 last_uid = current.last_uid.max(last_uid);
                 tracing::debug!(count = outcomes.len(), last_uid, "IMAP batch committed");
-                move_out(
-                    pipeline,
-                    cfg,
-                    &mut session,
-                    features,
-                    &key,
-                    uid_validity,
-                    &processed,
-                )
-                .await?;
+                move_out(pipeline, cfg, &mut session, &inbox).await?;
                 if shutdown.is_set() {
                     return logout(cfg, session).await;
                 }
@@ -598,11 +597,14 @@ async fn move_out(
     pipeline: &Pipeline,
     cfg: &config::Imap,
     session: &mut Session,
-    features: Features,
-    key: &str,
-    uid_validity: u32,
-    processed: &str,
+    inbox: &Inbox<'_>,
 ) -> Result<()> {
+    let Inbox {
+        key,
+        uid_validity,
+        processed,
+        features,
+    } = *inbox;
     let pending = pipeline.store().pending_moves(key, uid_validity).await?;
     for chunk in pending.chunks(500) {
         let set = uid_set(chunk);
