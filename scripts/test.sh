@@ -6,10 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${CARGO_TARGET_DIR:-$PWD/target}
-stack="$target/mailstack"
-mkdir -p "$target"
-
+stack=$(tests/harness/services.sh mail-dir)
 tests/harness/services.sh ensure all "$stack"
 trap 'tests/harness/mailstack.sh stop "$stack" >/dev/null 2>&1 || true' EXIT
 

@@ -1,8 +1,8 @@
 //! Test support: real servers on loopback, the real `bientap` binary, and
 //! small clients to put mail where a collaborator's mail would land.
 //!
-//! The shared mail stack (Dovecot + Postfix) lives in `target/mailstack` and
-//! is started on first use (`tests/harness/services.sh`); every test uses
+//! The shared mail stack (Dovecot + Postfix) lives in the directory
+//! `tests/harness/services.sh mail-dir` names and is started on first use (`tests/harness/services.sh`); every test uses
 //! mailboxes of its own (any address of example.test exists), so tests run
 //! in parallel without seeing each other's mail. Tests that stop or restart
 //! a server get a private stack on ports of their own.
@@ -24,12 +24,6 @@ pub const PASSWORD: &str = "secret";
 
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("target"))
 }
 
 pub fn bientap_bin() -> PathBuf {
@@ -88,7 +82,8 @@ fn parse_env(dir: &Path, private: bool) -> MailStack {
 pub fn stack() -> &'static MailStack {
     static STACK: OnceLock<MailStack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let dir = target_dir().join("mailstack");
+        let out = Command::new(harness("services.sh")).arg("mail-dir").output().expect("run services.sh");
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let out = Command::new(harness("services.sh"))
             .args(["ensure", "mail"])
             .arg(&dir)
@@ -120,9 +115,9 @@ impl MailStack {
 
     /// A private stack with extra `MAILSTACK_*` settings.
     pub fn private_with(name: &str, components: &str, env: &[(&str, &str)]) -> MailStack {
-        let dir = target_dir().join(format!("ms-{name}-{}", std::process::id()));
+        let shared = stack();
+        let dir = shared.dir.with_file_name(format!("bientap-ms-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        stack(); // make sure the packages are installed
         let mut cmd = Command::new(harness("mailstack.sh"));
         cmd.arg("start").arg(&dir);
         if !components.is_empty() {

@@ -7,8 +7,12 @@
 #   services.sh install              install missing Debian packages
 #   services.sh ensure postgres      PostgreSQL answers on 127.0.0.1:5432
 #   services.sh ensure mariadb       MariaDB answers on 127.0.0.1:3306
-#   services.sh ensure mail DIR      the mail stack in DIR is up
-#   services.sh ensure all DIR       all of the above
+#   services.sh ensure mail [DIR]    the mail stack in DIR (default: mail-dir) is up
+#   services.sh ensure all [DIR]     all of the above
+#   services.sh mail-dir             the default mail stack directory of this
+#                                    checkout (under /tmp: Dovecot's users must
+#                                    be able to reach it, and a checkout may
+#                                    live under a private directory)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PROG=${0##*/}
@@ -85,21 +89,28 @@ ensure_mariadb() {
     wait_up my_up 30 || die "MariaDB did not come up on 127.0.0.1:3306"
 }
 
+mail_dir() {
+    local repo sum
+    repo=$(cd "$here/../.." && pwd)
+    sum=$(printf %s "$repo" | cksum | cut -d' ' -f1)
+    echo "${TMPDIR:-/tmp}/bientap-mailstack-$(id -u)-$sum"
+}
+
 ensure_mail() {
-    [ -n "${1:-}" ] || die "usage: $PROG ensure mail DIR"
     cmd_install
-    "$here/mailstack.sh" start "$1" >&2
+    "$here/mailstack.sh" start "${1:-$(mail_dir)}" >&2
 }
 
 case "${1:-}" in
     install) cmd_install ;;
+    mail-dir) mail_dir ;;
     ensure)
         case "${2:-}" in
             postgres) ensure_postgres ;;
             mariadb) ensure_mariadb ;;
             mail) ensure_mail "${3:-}" ;;
             all) ensure_mail "${3:-}"; ensure_postgres; ensure_mariadb ;;
-            *) die "usage: $PROG ensure postgres|mariadb|mail DIR|all DIR" ;;
+            *) die "usage: $PROG ensure postgres|mariadb|mail [DIR]|all [DIR]" ;;
         esac ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac
