@@ -82,7 +82,10 @@ fn parse_env(dir: &Path, private: bool) -> MailStack {
 pub fn stack() -> &'static MailStack {
     static STACK: OnceLock<MailStack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let out = Command::new(harness("services.sh")).arg("mail-dir").output().expect("run services.sh");
+        let out = Command::new(harness("services.sh"))
+            .arg("mail-dir")
+            .output()
+            .expect("run services.sh");
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         let out = Command::new(harness("services.sh"))
             .args(["ensure", "mail"])
@@ -116,7 +119,9 @@ impl MailStack {
     /// A private stack with extra `MAILSTACK_*` settings.
     pub fn private_with(name: &str, components: &str, env: &[(&str, &str)]) -> MailStack {
         let shared = stack();
-        let dir = shared.dir.with_file_name(format!("bientap-ms-{name}-{}", std::process::id()));
+        let dir = shared
+            .dir
+            .with_file_name(format!("bientap-ms-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut cmd = Command::new(harness("mailstack.sh"));
         cmd.arg("start").arg(&dir);
