@@ -17,7 +17,10 @@ use crate::config::{self, Config, Source};
 use crate::content::{self, reply};
 use crate::ingest::{self, Pipeline, import};
 use crate::net::Shutdown;
+use crate::outbound::Outbox;
 use crate::store::{Archive, Store, TicketSummary};
+use crate::workflow::auth::ReplyKey;
+use tokio::sync::Notify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -190,26 +193,56 @@ fn describe(c: &Config) -> String {
     )
 }
 
-async fn open_pipeline(config: Config) -> Result<Pipeline> {
+/// The parts a running board needs: pipeline, outbox worker, shared store.
+async fn open_board(config: Config) -> Result<(Pipeline, Outbox)> {
+    let config = Arc::new(config);
     let store = Store::open(&config.database.url).await?;
     let archive = Archive::open(&config.storage.state_dir.join("archive"))?;
-    Ok(Pipeline::new(Arc::new(config), store, archive))
+    let key = ReplyKey::load_or_create(&config.storage.state_dir)?;
+    let wake = Arc::new(Notify::new());
+    let outbox = Outbox::new(
+        Arc::clone(&config),
+        store.clone(),
+        archive.clone(),
+        Arc::clone(&wake),
+    )?;
+    Ok((Pipeline::new(config, store, archive, key, wake), outbox))
 }
 
 async fn run(config: Config, once: bool) -> Result<()> {
     let source = config.source.clone();
-    let pipeline = open_pipeline(config).await?;
+    let (pipeline, outbox) = open_board(config).await?;
     let (trigger, shutdown) = Shutdown::new();
+    let trigger = Arc::new(trigger);
+    let on_signal = Arc::clone(&trigger);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; finishing the message in hand");
-        trigger.trigger();
+        on_signal.trigger();
     });
     tracing::info!(once, "bientap running");
-    let result = match &source {
-        Source::Imap(imap) => ingest::imap::run(&pipeline, imap, &shutdown, once).await,
-        Source::Maildir(md) => ingest::maildir::run(&pipeline, md, &shutdown, once).await,
+    let read_mail = async {
+        let result = match &source {
+            Source::Imap(imap) => ingest::imap::run(&pipeline, imap, &shutdown, once).await,
+            Source::Maildir(md) => ingest::maildir::run(&pipeline, md, &shutdown, once).await,
+        };
+        if once {
+            // Everything read is committed; send what it caused, then stop.
+            let sent = outbox.send_due(None).await;
+            trigger.trigger();
+            sent?;
+        } else {
+            // The source only ends on shutdown or a fatal error; stop the
+            // outbox worker either way.
+            trigger.trigger();
+        }
+        result
     };
+    let (result, ()) = tokio::join!(read_mail, async {
+        if !once {
+            outbox.run(&shutdown).await;
+        }
+    });
     pipeline.store().close().await;
     result
 }
@@ -356,18 +389,23 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
     println!("\nhistory:");
     for e in &d.events {
         println!(
-            "  {}  {:<10} {}  {}",
+            "  {}  {:<17} {:<28} {}{}",
             local_time(config, e.at),
             e.kind,
             e.actor,
-            e.detail.lines().next().unwrap_or_default()
+            e.detail.lines().next().unwrap_or_default(),
+            if e.verified.is_empty() {
+                String::new()
+            } else {
+                format!("  [verified: {}]", e.verified)
+            }
         );
     }
     Ok(())
 }
 
 async fn import_backlog(config: Config, args: ImportArgs) -> Result<()> {
-    let pipeline = open_pipeline(config).await?;
+    let (pipeline, _outbox) = open_board(config).await?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let summary = match (&args.source.maildir, &args.source.mbox) {
         (Some(dir), _) => import::maildir(&pipeline, dir, progress).await?,

@@ -35,10 +35,17 @@ const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(29 * 60);
 const DEFAULT_FETCH_BATCH_SIZE: u64 = 16 * 1024 * 1024;
 const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
 
+const DEFAULT_ATTACH_LIMIT: u64 = 10 * 1024 * 1024;
+const DEFAULT_AUTO_REPLY_LIMIT: u32 = 20;
+const DEFAULT_SMTP_RETRY_INITIAL: Duration = Duration::from_secs(30);
+const DEFAULT_SMTP_RETRY_MAX: Duration = Duration::from_secs(3600);
+const DEFAULT_SMTP_GIVE_UP: Duration = Duration::from_secs(3 * 24 * 3600);
+
 /// Environment variables that override secrets in the file.
 pub const ENV_IMAP_PASSWORD: &str = "BIENTAP_IMAP_PASSWORD";
 pub const ENV_IMAP_OAUTH2_TOKEN: &str = "BIENTAP_IMAP_OAUTH2_TOKEN";
 pub const ENV_DATABASE_URL: &str = "BIENTAP_DATABASE_URL";
+pub const ENV_SMTP_PASSWORD: &str = "BIENTAP_SMTP_PASSWORD";
 
 /// The checked configuration the program runs with.
 #[derive(Debug, Clone)]
@@ -49,12 +56,17 @@ pub struct Config {
     pub source: Source,
     pub database: Database,
     pub members: Vec<Member>,
+    pub outbound: Outbound,
+    pub review: Review,
+    pub routes: Vec<Route>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Board {
     pub name: String,
     pub address: String,
+    /// Closing lines of every mail (the board's name when not set).
+    pub signature: String,
     pub time_zone: jiff::tz::TimeZone,
     pub time_zone_name: String,
     pub code_prefix: String,
@@ -136,6 +148,84 @@ pub struct Maildir {
     pub poll_interval: Duration,
 }
 
+/// How outgoing mail leaves.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    Smtp(Smtp),
+    /// Written as .eml files into a directory (demo, template checks).
+    Maildrop(PathBuf),
+    /// Neither configured: mail waits in the outbox.
+    Disabled,
+}
+
+#[derive(Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Duration,
+    /// First retry delay after a temporary failure; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// A message still failing after this long is given up (status failed).
+    pub give_up_after: Duration,
+}
+
+impl fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who approves: everyone active holding a role, or one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approver {
+    Role(Role),
+    Member(String),
+}
+
+/// How review works on this board (R3, R5, invariant 4).
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// Two stages (R5): the secretariat edits, then the approver approves.
+    pub editing_stage: bool,
+    /// Approver when no route matches.
+    pub default_approver: Approver,
+    /// Total size of attachments sent with a notification; larger ones are listed.
+    pub attach_limit: u64,
+    /// Automatic answers (receipts, explanations, confirmations) per
+    /// recipient per hour: a guard against mail loops.
+    pub auto_reply_limit: u32,
+    /// Commands by mail need DKIM or DMARC to pass for the sender's domain.
+    pub require_dkim: bool,
+    /// The authserv-id of the mail server whose Authentication-Results
+    /// headers are trusted.
+    pub trusted_authserv_id: Option<String>,
+}
+
+/// A routing rule (R3): a category recognized by subject tag, keyword or
+/// the sender's unit goes to an approver.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub category: String,
+    /// Folded (lower-case ASCII) forms, matched against `[Tag]` in subjects.
+    pub tags: Vec<String>,
+    /// Folded forms, matched against the title and text.
+    pub keywords: Vec<String>,
+    /// Folded forms, matched against the sending member's unit.
+    pub units: Vec<String>,
+    pub approver: Approver,
+}
+
 #[derive(Clone)]
 pub struct Database {
     pub url: String,
@@ -166,6 +256,28 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "head" => Some(Role::Head),
+            "deputy" => Some(Role::Deputy),
+            "secretariat" => Some(Role::Secretariat),
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// The role's Vietnamese title, for mail.
+    pub fn title_vi(self) -> &'static str {
+        match self {
+            Role::Head => "Trưởng ban",
+            Role::Deputy => "Phó Trưởng ban",
+            Role::Secretariat => "Tổ thư ký",
+            Role::Member => "Thành viên",
+            Role::Admin => "Quản trị hệ thống",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Head => "head",
@@ -237,6 +349,13 @@ impl Config {
         }
     }
 
+    /// Active members holding `role`.
+    pub fn members_with(&self, role: Role) -> impl Iterator<Item = &Member> {
+        self.members
+            .iter()
+            .filter(move |m| m.active && m.roles.contains(&role))
+    }
+
     /// The member record for an address, active or not.
     pub fn member(&self, address: &str) -> Option<&Member> {
         let address = text::normalize_address(address);
@@ -290,12 +409,61 @@ struct RawConfig {
     database: RawDatabase,
     #[serde(default)]
     members: Vec<RawMember>,
+    smtp: Option<RawSmtp>,
+    maildrop: Option<RawMaildrop>,
+    #[serde(default)]
+    review: RawReview,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSmtp {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<TlsMode>,
+    ca_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    timeout: Option<Interval>,
+    retry_initial: Option<Interval>,
+    retry_max: Option<Interval>,
+    give_up_after: Option<Interval>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMaildrop {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawReview {
+    editing_stage: Option<bool>,
+    default_approver: Option<String>,
+    attach_limit: Option<Size>,
+    auto_reply_limit: Option<u32>,
+    require_dkim: Option<bool>,
+    trusted_authserv_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRoute {
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    units: Vec<String>,
+    approver: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct RawBoard {
     name: Option<String>,
     address: Option<String>,
+    signature: Option<String>,
     time_zone: Option<String>,
     code_prefix: Option<String>,
     approval_days: Option<u32>,
@@ -558,6 +726,9 @@ impl RawConfig {
             (None, None, None) => None,
         };
         let members = resolve_members(self.members, problems);
+        let outbound = resolve_outbound(self.smtp.as_ref(), self.maildrop.as_ref(), base, problems);
+        let review = resolve_review(&self.review, &members, problems);
+        let routes = resolve_routes(&self.routes, &members, problems);
         Some(Config {
             path: path.to_path_buf(),
             board: board?,
@@ -565,6 +736,9 @@ impl RawConfig {
             source: source?,
             database: database?,
             members,
+            outbound: outbound?,
+            review: review?,
+            routes,
         })
     }
 
@@ -625,9 +799,15 @@ impl RawConfig {
                 "`board.approval_days` = {approval_days}: must be between 1 and 60 (R6 says 3)"
             ));
         }
+        let signature = b
+            .signature
+            .as_deref()
+            .map(|s| text::clean_text(s).trim().to_string())
+            .unwrap_or_default();
         Some(Board {
             name: name?,
             address: address?,
+            signature,
             time_zone: time_zone?,
             time_zone_name: tz_name,
             code_prefix: if prefix_ok { code_prefix } else { return None },
@@ -835,6 +1015,250 @@ fn resolve_imap(r: &RawImap, base: &Path, problems: &mut Vec<String>) -> Option<
     })
 }
 
+fn resolve_outbound(
+    smtp: Option<&RawSmtp>,
+    maildrop: Option<&RawMaildrop>,
+    base: &Path,
+    problems: &mut Vec<String>,
+) -> Option<Outbound> {
+    match (smtp, maildrop) {
+        (Some(_), Some(_)) => {
+            problems
+                .push("both [smtp] and [maildrop] are set; keep one way for outgoing mail".into());
+            None
+        }
+        (None, None) => Some(Outbound::Disabled),
+        (None, Some(m)) => match &m.path {
+            Some(p) => Some(Outbound::Maildrop(resolve_path(base, p))),
+            None => {
+                problems.push(
+                    "missing `maildrop.path`: the directory outgoing mail is written to".into(),
+                );
+                None
+            }
+        },
+        (Some(r), None) => resolve_smtp(r, base, problems).map(Outbound::Smtp),
+    }
+}
+
+fn resolve_smtp(r: &RawSmtp, base: &Path, problems: &mut Vec<String>) -> Option<Smtp> {
+    let start = problems.len();
+    let host = r.host.clone().filter(|h| !h.trim().is_empty());
+    if host.is_none() {
+        problems.push(
+            "missing `smtp.host`: the server that sends the board's mail, e.g. \"smtp.gmail.com\""
+                .into(),
+        );
+    }
+    let tls = r.tls.unwrap_or(TlsMode::Starttls);
+    let port = r.port.unwrap_or(match tls {
+        TlsMode::Implicit => 465,
+        TlsMode::Starttls => 587,
+        TlsMode::None => 25,
+    });
+    let password = if let Some(p) = non_empty_env(ENV_SMTP_PASSWORD) {
+        Some(p)
+    } else if let Some(file) = &r.password_file {
+        read_secret(
+            "smtp.password_file",
+            &resolve_secret_path(base, file),
+            problems,
+        )
+    } else {
+        r.password.clone().filter(|p| !p.is_empty())
+    };
+    if r.username.is_some() != password.is_some() {
+        problems.push(format!(
+            "`smtp.username` and a password go together: set both (password_file or {ENV_SMTP_PASSWORD}) or neither"
+        ));
+    }
+    let ca_file = r.ca_file.as_ref().map(|p| resolve_path(base, p));
+    if let Some(ca) = &ca_file
+        && let Err(e) = std::fs::metadata(ca)
+    {
+        problems.push(format!("`smtp.ca_file`: cannot read {}: {e}", ca.display()));
+    }
+    let interval =
+        |key: &str, v: &Option<Interval>, default: Duration, problems: &mut Vec<String>| match v {
+            Some(iv) => parse_interval(key, iv, problems),
+            None => Some(default),
+        };
+    let timeout = interval(
+        "smtp.timeout",
+        &r.timeout,
+        DEFAULT_NETWORK_TIMEOUT,
+        problems,
+    );
+    let retry_initial = interval(
+        "smtp.retry_initial",
+        &r.retry_initial,
+        DEFAULT_SMTP_RETRY_INITIAL,
+        problems,
+    );
+    let retry_max = interval(
+        "smtp.retry_max",
+        &r.retry_max,
+        DEFAULT_SMTP_RETRY_MAX,
+        problems,
+    );
+    let give_up_after = interval(
+        "smtp.give_up_after",
+        &r.give_up_after,
+        DEFAULT_SMTP_GIVE_UP,
+        problems,
+    );
+    if let (Some(a), Some(b)) = (retry_initial, retry_max)
+        && (a.is_zero() || a > b)
+    {
+        problems.push(
+            "`smtp.retry_initial` must be at least 1 s and not above `smtp.retry_max`".into(),
+        );
+    }
+    if problems.len() > start {
+        return None;
+    }
+    Some(Smtp {
+        host: host?,
+        port,
+        tls,
+        ca_file,
+        username: r.username.clone(),
+        password,
+        timeout: timeout?,
+        retry_initial: retry_initial?,
+        retry_max: retry_max?,
+        give_up_after: give_up_after?,
+    })
+}
+
+/// Reads an approver: a role name or a member's address. It must name
+/// someone who can act.
+fn resolve_approver(
+    key: &str,
+    raw: &str,
+    members: &[Member],
+    problems: &mut Vec<String>,
+) -> Option<Approver> {
+    let raw = raw.trim();
+    if let Some(role) = Role::parse(raw) {
+        if !members.iter().any(|m| m.active && m.roles.contains(&role)) {
+            problems.push(format!(
+                "`{key}` = \"{raw}\": no active member has this role"
+            ));
+            return None;
+        }
+        return Some(Approver::Role(role));
+    }
+    let email = text::normalize_address(raw);
+    match members.iter().find(|m| m.email == email) {
+        Some(m) if m.active => Some(Approver::Member(email)),
+        Some(_) => {
+            problems.push(format!("`{key}` = \"{raw}\": this member is not active"));
+            None
+        }
+        None => {
+            problems.push(format!(
+                "`{key}` = \"{raw}\": neither a role (head, deputy, secretariat, member) nor a member's address"
+            ));
+            None
+        }
+    }
+}
+
+fn resolve_review(r: &RawReview, members: &[Member], problems: &mut Vec<String>) -> Option<Review> {
+    let start = problems.len();
+    let editing_stage = r.editing_stage.unwrap_or(false);
+    if editing_stage
+        && !members
+            .iter()
+            .any(|m| m.active && m.roles.contains(&Role::Secretariat))
+    {
+        problems.push(
+            "`review.editing_stage` is on but no active member has the role \"secretariat\"".into(),
+        );
+    }
+    let default_approver = resolve_approver(
+        "review.default_approver",
+        r.default_approver.as_deref().unwrap_or("head"),
+        members,
+        problems,
+    );
+    let attach_limit = match &r.attach_limit {
+        Some(s) => parse_size("review.attach_limit", s, problems),
+        None => Some(DEFAULT_ATTACH_LIMIT),
+    };
+    let trusted_authserv_id = r
+        .trusted_authserv_id
+        .clone()
+        .filter(|s| !s.trim().is_empty());
+    let require_dkim = r.require_dkim.unwrap_or(false);
+    if require_dkim && trusted_authserv_id.is_none() {
+        problems.push(
+            "`review.require_dkim` needs `review.trusted_authserv_id`: the name your mail server writes in its Authentication-Results headers".into(),
+        );
+    }
+    if problems.len() > start {
+        return None;
+    }
+    Some(Review {
+        editing_stage,
+        default_approver: default_approver?,
+        attach_limit: attach_limit?,
+        auto_reply_limit: r.auto_reply_limit.unwrap_or(DEFAULT_AUTO_REPLY_LIMIT),
+        require_dkim,
+        trusted_authserv_id,
+    })
+}
+
+fn resolve_routes(raw: &[RawRoute], members: &[Member], problems: &mut Vec<String>) -> Vec<Route> {
+    let fold_all = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| text::fold_ascii(s.trim()))
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let mut routes = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let n = i + 1;
+        let category = r
+            .category
+            .as_deref()
+            .map(text::clean_line)
+            .unwrap_or_default();
+        if category.is_empty() {
+            problems.push(format!("route #{n}: missing `category`"));
+            continue;
+        }
+        if r.tags.is_empty() && r.keywords.is_empty() && r.units.is_empty() {
+            problems.push(format!(
+                "route #{n} ({category}): give `tags`, `keywords` or `units` to recognize it"
+            ));
+        }
+        let Some(approver) = r.approver.as_deref() else {
+            problems.push(format!(
+                "route #{n} ({category}): missing `approver` (a role or a member's address)"
+            ));
+            continue;
+        };
+        let Some(approver) = resolve_approver(
+            &format!("routes[{n}].approver"),
+            approver,
+            members,
+            problems,
+        ) else {
+            continue;
+        };
+        routes.push(Route {
+            category,
+            tags: fold_all(&r.tags),
+            keywords: fold_all(&r.keywords),
+            units: fold_all(&r.units),
+            approver,
+        });
+    }
+    routes
+}
+
 fn resolve_members(raw: Vec<RawMember>, problems: &mut Vec<String>) -> Vec<Member> {
     let mut members = Vec::with_capacity(raw.len());
     let mut seen = BTreeSet::new();
@@ -891,6 +1315,10 @@ mod tests {
         path = "/srv/mail/bbt"
         [storage]
         state_dir = "/tmp/bientap-test"
+        [[members]]
+        name = "Trưởng ban"
+        email = "tb@example.gov.vn"
+        roles = ["head"]
     "#;
 
     #[test]
@@ -988,13 +1416,44 @@ mod tests {
     fn relative_paths_follow_the_config_file() {
         let c = Config::from_toml(
             Path::new("/etc/bientap/conf.d/demo.toml"),
-            "[board]\nname='x'\naddress='a@b.vn'\n[storage]\nstate_dir='../state'\n[maildir]\npath='./md'\n",
+            "[board]\nname='x'\naddress='a@b.vn'\n[storage]\nstate_dir='../state'\n[maildir]\npath='./md'\n\
+             [review]\ndefault_approver='tb@b.vn'\n[[members]]\nname='T'\nemail='tb@b.vn'\nroles=['member']\n",
         )
         .unwrap();
         assert_eq!(c.storage.state_dir, Path::new("/etc/bientap/state"));
         assert!(
             matches!(c.source, Source::Maildir(ref m) if m.path == Path::new("/etc/bientap/conf.d/md"))
         );
+    }
+
+    #[test]
+    fn review_routes_and_smtp_are_checked() {
+        let err = check(&format!(
+            "{MINIMAL}\n[review]\nediting_stage = true\ndefault_approver = \"deputy\"\nrequire_dkim = true\n\
+             [[routes]]\ncategory = \"Đảng\"\ntags = [\"Đảng\"]\napprover = \"nobody@x.vn\"\n\
+             [smtp]\nhost = \"smtp.x.vn\"\nusername = \"bbt\"\n"
+        ))
+        .unwrap_err();
+        let all = err.problems.join("\n");
+        for needle in [
+            "no active member has the role \"secretariat\"",
+            "`review.default_approver` = \"deputy\": no active member has this role",
+            "trusted_authserv_id",
+            "nobody@x.vn",
+            "`smtp.username` and a password go together",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+
+        let ok = check(&format!(
+            "{MINIMAL}\n[smtp]\nhost = \"smtp.x.vn\"\n[[routes]]\ncategory = \"Đảng\"\ntags = [\"Đảng\"]\napprover = \"head\"\n"
+        ))
+        .unwrap();
+        assert!(
+            matches!(ok.outbound, Outbound::Smtp(ref s) if s.port == 587 && s.tls == TlsMode::Starttls)
+        );
+        assert_eq!(ok.routes[0].tags, vec!["dang".to_string()]);
+        assert_eq!(ok.review.default_approver, Approver::Role(Role::Head));
     }
 
     #[test]

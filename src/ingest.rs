@@ -24,6 +24,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
+
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -36,7 +38,8 @@ use crate::schedule;
 use crate::store::archive::{Archive, Batch};
 use crate::store::{self, Attachment, Store};
 use crate::text;
-use crate::workflow::{self, NewTicket};
+use crate::workflow::auth::ReplyKey;
+use crate::workflow::{self, Ctx, NewTicket};
 
 /// Longest reply text kept on a ticket event.
 const MAX_EVENT_TEXT: usize = 4000;
@@ -81,8 +84,10 @@ pub enum Outcome {
     Ticket {
         code: String,
     },
+    /// About an existing ticket; `effect` says what it did.
     Reply {
         code: String,
+        effect: String,
     },
     Automatic {
         reason: String,
@@ -144,6 +149,9 @@ enum Verdict {
     Reply {
         ticket: String,
         new_text: String,
+        recipients: Vec<String>,
+        references: Vec<String>,
+        auth_results: Vec<String>,
         article: Article,
     },
     Submission(Article),
@@ -164,14 +172,25 @@ pub struct Pipeline {
     config: Arc<Config>,
     store: Store,
     archive: Archive,
+    key: ReplyKey,
+    /// Woken after each commit: the outbox worker may have mail to send.
+    outbox: Arc<Notify>,
 }
 
 impl Pipeline {
-    pub fn new(config: Arc<Config>, store: Store, archive: Archive) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        archive: Archive,
+        key: ReplyKey,
+        outbox: Arc<Notify>,
+    ) -> Self {
         Pipeline {
             config,
             store,
             archive,
+            key,
+            outbox,
         }
     }
 
@@ -224,8 +243,13 @@ impl Pipeline {
     ) -> Result<Vec<Outcome>> {
         let mut tx = self.store.begin().await?;
         let mut outcomes = Vec::with_capacity(prepared.len());
+        let ctx = Ctx {
+            config: &self.config,
+            key: &self.key,
+            now,
+        };
         for p in prepared {
-            outcomes.push(record(&mut tx, &self.config, source, p, now).await?);
+            outcomes.push(record(&mut tx, &ctx, source, p).await?);
         }
         if let Ack::Imap {
             mailbox,
@@ -240,6 +264,7 @@ impl Pipeline {
             store::set_mailbox_position(&mut tx, mailbox, *uid_validity, *last_uid).await?;
         }
         tx.commit().await.context("Cannot commit the batch")?;
+        self.outbox.notify_one();
         log_outcomes(prepared, &outcomes);
         Ok(outcomes)
     }
@@ -324,8 +349,8 @@ fn log_outcomes(prepared: &[Prepared], outcomes: &[Outcome]) {
             Outcome::Ticket { code } => {
                 tracing::info!(ticket = %code, from = %p.from_addr, sha256 = %p.sha256, "new ticket")
             }
-            Outcome::Reply { code } => {
-                tracing::info!(ticket = %code, from = %p.from_addr, "reply recorded on ticket")
+            Outcome::Reply { code, effect } => {
+                tracing::info!(ticket = %code, from = %p.from_addr, %effect, "reply to a ticket")
             }
             Outcome::Automatic { reason } => {
                 tracing::info!(from = %p.from_addr, %reason, "automatic mail dropped")
@@ -539,6 +564,14 @@ fn read_message(
             Verdict::Reply {
                 ticket,
                 new_text,
+                recipients: mail.recipients.clone(),
+                references: mail
+                    .in_reply_to
+                    .iter()
+                    .chain(&mail.references)
+                    .cloned()
+                    .collect(),
+                auth_results: mail.auth_results.clone(),
                 article: Article {
                     attachments: archive_parts(durable)?,
                     title: mail.title.clone(),
@@ -569,10 +602,9 @@ fn read_message(
 /// Writes one prepared message and its consequences.
 async fn record(
     conn: &mut AnyConnection,
-    config: &Config,
+    ctx: &Ctx<'_>,
     source: &str,
     p: &Prepared,
-    now: Timestamp,
 ) -> Result<Outcome> {
     // A reply to a ticket that does not exist is a new submission.
     let mut reply_target = None;
@@ -592,10 +624,9 @@ async fn record(
         Verdict::Reply { .. } if reply_target.is_some() => ("reply", String::new()),
         Verdict::Reply { .. } | Verdict::Submission(_) => ("submission", String::new()),
     };
-    let Some(message_row) = insert_message(conn, source, p, kind, &reason, now).await? else {
+    let Some(message_row) = insert_message(conn, source, p, kind, &reason, ctx.now).await? else {
         return Ok(Outcome::Duplicate);
     };
-    let now_ms = now.as_millisecond();
     match &p.verdict {
         Verdict::Quarantine(reason) => Ok(Outcome::Quarantined {
             reason: reason.clone(),
@@ -604,15 +635,17 @@ async fn record(
             if let Some(code) = ticket
                 && let Some(ticket_id) = workflow::ticket_id(conn, code).await?
             {
-                link_message(conn, message_row, ticket_id).await?;
+                workflow::link_message(conn, message_row, ticket_id).await?;
+                let now = ctx.now.as_millisecond();
                 workflow::add_event(
                     conn,
                     ticket_id,
-                    now_ms,
+                    now,
                     workflow::event::AUTOMATIC,
                     &p.from_addr,
                     Some(message_row),
                     reason,
+                    "",
                 )
                 .await?;
             }
@@ -623,59 +656,72 @@ async fn record(
         Verdict::Reply {
             ticket,
             new_text,
+            recipients,
+            references,
+            auth_results,
             article,
         } => match reply_target {
             Some(ticket_id) => {
-                link_message(conn, message_row, ticket_id).await?;
-                let mut detail = new_text.clone();
-                for a in &article.attachments {
-                    detail.push_str(&format!("\n[attachment] {} ({} bytes)", a.filename, a.size));
-                }
-                workflow::add_event(
-                    conn,
-                    ticket_id,
-                    now_ms,
-                    workflow::event::REPLY,
-                    &p.from_addr,
-                    Some(message_row),
-                    detail.trim(),
-                )
-                .await?;
+                let reply = workflow::Reply {
+                    message: message_row,
+                    message_id: p.message_id.as_deref(),
+                    from: &p.from_addr,
+                    new_text,
+                    recipients,
+                    references,
+                    auth_results,
+                    body_html: &article.body_html,
+                    body_text: &article.body_text,
+                    notes: &article.notes,
+                    attachments: &article.attachments,
+                };
+                let outcome = workflow::on_reply(conn, ctx, ticket_id, &reply).await?;
                 Ok(Outcome::Reply {
                     code: ticket.clone(),
+                    effect: describe(&outcome),
                 })
             }
             None => {
                 let mut article_notes = article.notes.clone();
                 article_notes.extend(unknown_ticket_note);
-                open(conn, config, p, article, &article_notes, message_row, now).await
+                open(conn, ctx, p, article, &article_notes, message_row).await
             }
         },
         Verdict::Submission(article) => {
-            open(conn, config, p, article, &article.notes, message_row, now).await
+            open(conn, ctx, p, article, &article.notes, message_row).await
         }
+    }
+}
+
+fn describe(outcome: &workflow::ReplyOutcome) -> String {
+    match outcome {
+        workflow::ReplyOutcome::Applied(label) => format!("applied {label}"),
+        workflow::ReplyOutcome::NewVersion(n) => format!("new version {n}"),
+        workflow::ReplyOutcome::Denied(reason) => format!("denied: {reason}"),
+        workflow::ReplyOutcome::Noted => "recorded".to_string(),
     }
 }
 
 async fn open(
     conn: &mut AnyConnection,
-    config: &Config,
+    ctx: &Ctx<'_>,
     p: &Prepared,
     article: &Article,
     notes: &[String],
     message_row: i64,
-    now: Timestamp,
 ) -> Result<Outcome> {
+    let config = ctx.config;
     let tz = &config.board.time_zone;
-    let received = Timestamp::from_millisecond(p.arrived_at).unwrap_or(now);
+    let received = Timestamp::from_millisecond(p.arrived_at).unwrap_or(ctx.now);
     let due = schedule::approval_due(received, tz, config.board.approval_days)?;
     let member = config.member(&p.from_addr).filter(|m| m.active);
-    let code = workflow::open_ticket(
+    let code = workflow::submit(
         conn,
+        ctx,
         &NewTicket {
-            code_prefix: &config.board.code_prefix,
             year: schedule::local_year(received, tz),
             title: &article.title,
+            subject: &p.subject,
             sender_addr: &p.from_addr,
             sender_name: if p.from_name.is_empty() {
                 member.map_or("", |m| m.name.as_str())
@@ -692,7 +738,7 @@ async fn open(
             notes,
             attachments: &article.attachments,
             message: message_row,
-            now: now.as_millisecond(),
+            message_id: p.message_id.as_deref(),
         },
     )
     .await?;
@@ -729,14 +775,4 @@ async fn insert_message(
     .fetch_optional(conn)
     .await
     .context("Cannot record the message")
-}
-
-async fn link_message(conn: &mut AnyConnection, message_row: i64, ticket_id: i64) -> Result<()> {
-    sqlx::query("UPDATE messages SET ticket_id = $1 WHERE id = $2")
-        .bind(ticket_id)
-        .bind(message_row)
-        .execute(conn)
-        .await
-        .context("Cannot link the message to its ticket")?;
-    Ok(())
 }

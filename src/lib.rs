@@ -4,8 +4,9 @@
 //! The data path, one module per stage (see the README's architecture map):
 //! `ingest` (IMAP, Maildir, backlog import) → `classify` (submission, reply,
 //! automatic mail) → `content` (MIME → sanitized article) → `workflow`
-//! (ticket transitions) with `schedule` (deadlines) over `store` (state
-//! database and archive). `config` reads the configuration, `net` holds the
+//! (ticket transitions, reply commands, routing, tokens) with `schedule`
+//! (deadlines) over `store` (state database and archive); `outbound` sends
+//! the mail transitions cause through the outbox. `config` reads the configuration, `net` holds the
 //! network plumbing, `text` the text hygiene every stage uses, `cli` the
 //! command line.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod content;
 pub mod ingest;
 pub mod net;
+pub mod outbound;
 pub mod schedule;
 pub mod store;
 pub mod text;

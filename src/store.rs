@@ -50,16 +50,30 @@ struct Embedded(Backend);
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
         let files: &[(i64, &str, &str)] = match self.0 {
-            Backend::Sqlite => &[(
-                1,
-                "core",
-                include_str!("../migrations/sqlite/0001_core.sql"),
-            )],
-            Backend::Postgres => &[(
-                1,
-                "core",
-                include_str!("../migrations/postgres/0001_core.sql"),
-            )],
+            Backend::Sqlite => &[
+                (
+                    1,
+                    "core",
+                    include_str!("../migrations/sqlite/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "review",
+                    include_str!("../migrations/sqlite/0002_review.sql"),
+                ),
+            ],
+            Backend::Postgres => &[
+                (
+                    1,
+                    "core",
+                    include_str!("../migrations/postgres/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "review",
+                    include_str!("../migrations/postgres/0002_review.sql"),
+                ),
+            ],
         };
         let migrations = files
             .iter()
@@ -337,7 +351,7 @@ impl Store {
         }
 
         let events = sqlx::query(
-            "SELECT e.at, e.kind, e.actor, e.detail, m.sha256
+            "SELECT e.at, e.kind, e.actor, e.detail, e.verified, m.sha256
              FROM events e LEFT JOIN messages m ON m.id = e.message_id
              WHERE e.ticket_id = $1 ORDER BY e.id",
         )
@@ -352,6 +366,7 @@ impl Store {
                 kind: e.try_get("kind")?,
                 actor: e.try_get("actor")?,
                 detail: e.try_get("detail")?,
+                verified: e.try_get("verified")?,
                 message_sha256: e.try_get("sha256")?,
             })
         })
@@ -408,6 +423,7 @@ impl Store {
 
 const SUMMARY_COLUMNS: &str = "t.id, t.code, t.state, t.title, t.sender_addr, t.sender_name, \
      t.sender_member, t.sender_unit, t.channel, t.received_at, t.due_at, \
+     t.category, t.assignee_role, t.assignee, t.reference_news, t.decision_note, \
      (SELECT COUNT(*) FROM attachments a JOIN versions v ON v.id = a.version_id \
       WHERE v.ticket_id = t.id AND v.number = (SELECT MAX(number) FROM versions WHERE ticket_id = t.id)) AS attachment_count";
 
@@ -428,6 +444,14 @@ pub struct TicketSummary {
     /// Approval deadline (R6), RFC 3339.
     pub due_at: String,
     pub attachments: i64,
+    /// Category from routing or the approver (R3).
+    pub category: String,
+    /// Who the ticket waits for: a member's address or a role.
+    pub waiting_for: String,
+    /// To be published as reference news (R9).
+    pub reference_news: bool,
+    /// The rejection reason or the change request.
+    pub decision_note: String,
     #[serde(skip)]
     pub received_ms: i64,
     #[serde(skip)]
@@ -450,6 +474,17 @@ impl TicketSummary {
             received_at: rfc3339(received_ms),
             due_at: rfc3339(due_ms),
             attachments: r.try_get("attachment_count")?,
+            category: r.try_get("category")?,
+            waiting_for: {
+                let assignee: String = r.try_get("assignee")?;
+                if assignee.is_empty() {
+                    r.try_get("assignee_role")?
+                } else {
+                    assignee
+                }
+            },
+            reference_news: r.try_get::<i64, _>("reference_news")? != 0,
+            decision_note: r.try_get("decision_note")?,
             received_ms,
             due_ms,
         })
@@ -495,6 +530,8 @@ pub struct EventInfo {
     pub kind: String,
     pub actor: String,
     pub detail: String,
+    /// How the sender of the message was authenticated, when it mattered.
+    pub verified: String,
     pub message_sha256: Option<String>,
 }
 

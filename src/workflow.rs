@@ -1,34 +1,78 @@
 //! Ticket transitions. Each function runs inside the caller's transaction,
-//! so a transition, its audit entry and everything it implies are committed
-//! together or not at all (invariant 3).
+//! so a transition, its history entry and the mail it causes (outbox rows)
+//! are committed together or not at all (invariant 3).
 //!
-//! States (DESIGN.md): received → editing → reviewing → approved →
-//! published, with needs_changes, rejected and quarantined on the side. The
-//! mail room core opens tickets in `received` and records replies as events.
+//! States (DESIGN.md):
+//!
+//! ```text
+//! received ─► editing ─► reviewing ─► approved
+//!                │  ▲         │
+//!                ▼  │         ▼
+//!             needs_changes ◄─┘        rejected
+//! ```
+//!
+//! A new ticket is routed at once (R3): to the secretariat when the board
+//! has an editing stage (R5), else to its approver. Reviewers act by
+//! replying with a command (`commands`); a command changes the ticket only
+//! if its sender holds the role for the ticket's stage and proves it with a
+//! token issued to them (`auth`). Everything else is recorded on the ticket
+//! and changes nothing; members get a short explanation, strangers nothing.
+
+pub mod auth;
+pub mod commands;
+pub mod notices;
+pub mod route;
 
 use anyhow::{Context, Result};
-use sqlx::AnyConnection;
+use jiff::Timestamp;
+use sqlx::{AnyConnection, Row};
 
+use self::auth::ReplyKey;
+use self::commands::Command;
+use self::notices::Answering;
+use crate::config::{Approver, Config, Member, Role};
 use crate::store::Attachment;
 
 /// A ticket's state, as stored.
 pub mod state {
     pub const RECEIVED: &str = "received";
+    pub const EDITING: &str = "editing";
+    pub const REVIEWING: &str = "reviewing";
+    pub const NEEDS_CHANGES: &str = "needs_changes";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTED: &str = "rejected";
 }
 
 /// Kinds of entries in a ticket's history.
 pub mod event {
     pub const RECEIVED: &str = "received";
+    pub const ROUTED: &str = "routed";
     pub const REPLY: &str = "reply";
     pub const AUTOMATIC: &str = "automatic";
+    pub const DENIED: &str = "denied";
+    pub const NEW_VERSION: &str = "new_version";
+    pub const FORWARDED: &str = "forwarded";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTED: &str = "rejected";
+    pub const CHANGES_REQUESTED: &str = "changes_requested";
+    pub const REASSIGNED: &str = "reassigned";
+}
+
+/// What every transition needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub config: &'a Config,
+    pub key: &'a ReplyKey,
+    pub now: Timestamp,
 }
 
 /// What a new ticket is made of.
 #[derive(Debug)]
 pub struct NewTicket<'a> {
-    pub code_prefix: &'a str,
     pub year: i16,
     pub title: &'a str,
+    /// The subject as sent, for routing by tag.
+    pub subject: &'a str,
     pub sender_addr: &'a str,
     pub sender_name: &'a str,
     pub sender_member: bool,
@@ -40,9 +84,53 @@ pub struct NewTicket<'a> {
     pub body_text: &'a str,
     pub notes: &'a [String],
     pub attachments: &'a [Attachment],
-    /// The `messages` row the ticket comes from.
+    /// The `messages` row the ticket comes from, and its Message-ID.
     pub message: i64,
-    pub now: i64,
+    pub message_id: Option<&'a str>,
+}
+
+/// A ticket as transitions see it.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub id: i64,
+    pub code: String,
+    pub state: String,
+    pub title: String,
+    pub sender_addr: String,
+    pub sender_name: String,
+    pub sender_member: bool,
+    pub sender_unit: String,
+    pub received_at: i64,
+    pub due_at: i64,
+    pub category: String,
+    pub assignee_role: String,
+    pub assignee: String,
+    pub route_approver: String,
+    pub changes_stage: String,
+    pub reference_news: bool,
+    pub decision_note: String,
+}
+
+impl Ticket {
+    /// The review stage tokens are issued for: the state, or while waiting
+    /// for the sender, the stage that asked for changes.
+    pub fn stage(&self) -> &str {
+        if self.state == state::NEEDS_CHANGES {
+            &self.changes_stage
+        } else {
+            &self.state
+        }
+    }
+}
+
+/// A version of a ticket's article.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub number: i64,
+    pub body_html: String,
+    pub body_text: String,
+    pub notes: Vec<String>,
+    pub attachments: Vec<Attachment>,
 }
 
 /// Formats a ticket code: `BBT-2026-0042`.
@@ -50,89 +138,176 @@ pub fn ticket_code(prefix: &str, year: i16, seq: i64) -> String {
     format!("{prefix}-{year}-{seq:04}")
 }
 
-/// Opens a ticket with its first version; returns its code.
-pub async fn open_ticket(conn: &mut AnyConnection, t: &NewTicket<'_>) -> Result<String> {
+fn approver_column(a: &Approver) -> String {
+    match a {
+        Approver::Role(r) => r.as_str().to_string(),
+        Approver::Member(e) => e.clone(),
+    }
+}
+
+/// Sets who a ticket waits for, from a stored approver column.
+fn assignment(approver: &str) -> (String, String) {
+    match Role::parse(approver) {
+        Some(role) => (role.as_str().to_string(), String::new()),
+        None => (String::new(), approver.to_string()),
+    }
+}
+
+/// The active members a ticket waits for.
+pub fn assignees<'c>(config: &'c Config, t: &Ticket) -> Vec<&'c Member> {
+    if !t.assignee.is_empty() {
+        return config
+            .member(&t.assignee)
+            .filter(|m| m.active)
+            .into_iter()
+            .collect();
+    }
+    match Role::parse(&t.assignee_role) {
+        Some(role) => config.members_with(role).collect(),
+        None => Vec::new(),
+    }
+}
+
+fn who(t: &Ticket) -> String {
+    if t.assignee.is_empty() {
+        t.assignee_role.clone()
+    } else {
+        t.assignee.clone()
+    }
+}
+
+/// Opens a ticket, routes it, notifies its reviewers and the sender;
+/// returns its code.
+pub async fn submit(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    new: &NewTicket<'_>,
+) -> Result<String> {
+    let config = ctx.config;
+    let now = ctx.now.as_millisecond();
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO ticket_counters (year, last_seq) VALUES ($1, 1)
          ON CONFLICT (year) DO UPDATE SET last_seq = ticket_counters.last_seq + 1
          RETURNING last_seq",
     )
-    .bind(i64::from(t.year))
+    .bind(i64::from(new.year))
     .fetch_one(&mut *conn)
     .await
     .context("Cannot draw the next ticket number")?;
-    let code = ticket_code(t.code_prefix, t.year, seq);
+    let code = ticket_code(&config.board.code_prefix, new.year, seq);
+
+    let routed = route::route(
+        config,
+        new.subject,
+        new.title,
+        new.body_text,
+        new.sender_unit,
+    );
+    let route_approver = approver_column(&routed.approver);
+    let (first_state, (assignee_role, assignee)) = if config.review.editing_stage {
+        (
+            state::EDITING,
+            (Role::Secretariat.as_str().to_string(), String::new()),
+        )
+    } else {
+        (state::REVIEWING, assignment(&route_approver))
+    };
 
     let ticket_id: i64 = sqlx::query_scalar(
-        "INSERT INTO tickets (code, state, title, sender_addr, sender_name, sender_member,
-             sender_unit, channel, received_at, due_at, first_message, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+        "INSERT INTO tickets (code, state, title, sender_addr, sender_name, sender_member, sender_unit, channel,
+             received_at, due_at, first_message, created_at, updated_at, category, assignee_role, assignee,
+             route_approver)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)
          RETURNING id",
     )
     .bind(&code)
-    .bind(state::RECEIVED)
-    .bind(t.title)
-    .bind(t.sender_addr)
-    .bind(t.sender_name)
-    .bind(i64::from(t.sender_member))
-    .bind(t.sender_unit)
-    .bind(t.channel)
-    .bind(t.received_at)
-    .bind(t.due_at)
-    .bind(t.message)
-    .bind(t.now)
+    .bind(first_state)
+    .bind(new.title)
+    .bind(new.sender_addr)
+    .bind(new.sender_name)
+    .bind(i64::from(new.sender_member))
+    .bind(new.sender_unit)
+    .bind(new.channel)
+    .bind(new.received_at)
+    .bind(new.due_at)
+    .bind(new.message)
+    .bind(now)
+    .bind(&routed.category)
+    .bind(&assignee_role)
+    .bind(&assignee)
+    .bind(&route_approver)
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("Cannot create ticket {code}"))?;
 
-    add_version(
-        conn,
-        ticket_id,
-        1,
-        t.message,
-        t.body_html,
-        t.body_text,
-        t.notes,
-        t.attachments,
-        t.now,
-    )
-    .await?;
+    let version = Version {
+        number: 1,
+        body_html: new.body_html.to_string(),
+        body_text: new.body_text.to_string(),
+        notes: new.notes.to_vec(),
+        attachments: new.attachments.to_vec(),
+    };
+    add_version(conn, ticket_id, new.message, &version, now).await?;
+    link_message(conn, new.message, ticket_id).await?;
 
-    sqlx::query("UPDATE messages SET ticket_id = $1 WHERE id = $2")
-        .bind(ticket_id)
-        .bind(t.message)
-        .execute(&mut *conn)
-        .await
-        .context("Cannot link the message to its ticket")?;
-
-    let detail = if t.sender_member {
-        format!("from member {}", t.sender_addr)
+    let from = if new.sender_member {
+        format!("from member {}", new.sender_addr)
     } else {
-        format!("from {} (not a registered member)", t.sender_addr)
+        format!("from {} (not a registered member)", new.sender_addr)
     };
     add_event(
         conn,
         ticket_id,
-        t.now,
+        now,
         event::RECEIVED,
-        t.sender_addr,
-        Some(t.message),
-        &detail,
+        new.sender_addr,
+        Some(new.message),
+        &from,
+        "",
     )
     .await?;
+    let t = load(conn, ticket_id).await?;
+    let routing = format!(
+        "to {} ({}{})",
+        who(&t),
+        routed.because,
+        if routed.category.is_empty() {
+            String::new()
+        } else {
+            format!(", category {}", routed.category)
+        }
+    );
+    add_event(
+        conn,
+        ticket_id,
+        now,
+        event::ROUTED,
+        "bientap",
+        None,
+        &routing,
+        "",
+    )
+    .await?;
+
+    let reason = if t.state == state::EDITING {
+        "Ban biên tập nhận được bài mới; xin Anh/Chị biên tập rồi chuyển lãnh đạo duyệt."
+    } else {
+        "Ban biên tập nhận được bài mới cần Anh/Chị duyệt."
+    };
+    notices::notify_assignees(conn, ctx, &t, &version, reason).await?;
+    let answering = Answering {
+        message: Some(new.message),
+        message_id: new.message_id,
+    };
+    notices::receipt(conn, ctx, &t, &version, answering).await?;
     Ok(code)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn add_version(
     conn: &mut AnyConnection,
     ticket_id: i64,
-    number: i64,
     message: i64,
-    body_html: &str,
-    body_text: &str,
-    notes: &[String],
-    attachments: &[Attachment],
+    v: &Version,
     now: i64,
 ) -> Result<()> {
     let version_id: i64 = sqlx::query_scalar(
@@ -140,16 +315,16 @@ async fn add_version(
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(ticket_id)
-    .bind(number)
+    .bind(v.number)
     .bind(message)
-    .bind(body_html)
-    .bind(body_text)
-    .bind(notes.join("\n"))
+    .bind(&v.body_html)
+    .bind(&v.body_text)
+    .bind(v.notes.join("\n"))
     .bind(now)
     .fetch_one(&mut *conn)
     .await
     .context("Cannot store the ticket version")?;
-    for (position, a) in (0_i64..).zip(attachments) {
+    for (position, a) in (0_i64..).zip(&v.attachments) {
         sqlx::query(
             "INSERT INTO attachments (version_id, position, filename, content_type, size, sha256, content_id, inline)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -169,7 +344,9 @@ async fn add_version(
     Ok(())
 }
 
-/// Appends an entry to a ticket's history.
+/// Appends an entry to a ticket's history; `verified` says how the sender
+/// of the message was authenticated, if it mattered.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_event(
     conn: &mut AnyConnection,
     ticket_id: i64,
@@ -178,9 +355,11 @@ pub async fn add_event(
     actor: &str,
     message: Option<i64>,
     detail: &str,
+    verified: &str,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO events (ticket_id, at, kind, actor, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO events (ticket_id, at, kind, actor, message_id, detail, verified)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(ticket_id)
     .bind(at)
@@ -188,9 +367,25 @@ pub async fn add_event(
     .bind(actor)
     .bind(message)
     .bind(detail)
-    .execute(&mut *conn)
+    .bind(verified)
+    .execute(conn)
     .await
     .context("Cannot record a ticket event")?;
+    Ok(())
+}
+
+/// Links an incoming message to the ticket it belongs to.
+pub async fn link_message(
+    conn: &mut AnyConnection,
+    message_row: i64,
+    ticket_id: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE messages SET ticket_id = $1 WHERE id = $2")
+        .bind(ticket_id)
+        .bind(message_row)
+        .execute(conn)
+        .await
+        .context("Cannot link the message to its ticket")?;
     Ok(())
 }
 
@@ -203,6 +398,605 @@ pub async fn ticket_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i6
         .context("Cannot look up a ticket")
 }
 
+/// Loads a ticket.
+pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
+    let r = sqlx::query(
+        "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, received_at, due_at,
+                category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note
+         FROM tickets WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+    .context("Cannot load the ticket")?;
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        state: r.try_get("state")?,
+        title: r.try_get("title")?,
+        sender_addr: r.try_get("sender_addr")?,
+        sender_name: r.try_get("sender_name")?,
+        sender_member: r.try_get::<i64, _>("sender_member")? != 0,
+        sender_unit: r.try_get("sender_unit")?,
+        received_at: r.try_get("received_at")?,
+        due_at: r.try_get("due_at")?,
+        category: r.try_get("category")?,
+        assignee_role: r.try_get("assignee_role")?,
+        assignee: r.try_get("assignee")?,
+        route_approver: r.try_get("route_approver")?,
+        changes_stage: r.try_get("changes_stage")?,
+        reference_news: r.try_get::<i64, _>("reference_news")? != 0,
+        decision_note: r.try_get("decision_note")?,
+    })
+}
+
+/// The newest version of a ticket's article.
+pub async fn latest_version(conn: &mut AnyConnection, ticket_id: i64) -> Result<Version> {
+    let v = sqlx::query(
+        "SELECT id, number, body_html, body_text, notes FROM versions WHERE ticket_id = $1 ORDER BY number DESC LIMIT 1",
+    )
+    .bind(ticket_id)
+    .fetch_one(&mut *conn)
+    .await
+    .context("Cannot load the ticket's article")?;
+    let version_id: i64 = v.try_get("id")?;
+    let attachments = sqlx::query(
+        "SELECT filename, content_type, size, sha256, content_id, inline FROM attachments
+         WHERE version_id = $1 ORDER BY position",
+    )
+    .bind(version_id)
+    .fetch_all(&mut *conn)
+    .await
+    .context("Cannot load attachments")?
+    .iter()
+    .map(|a| {
+        Ok(Attachment {
+            filename: a.try_get("filename")?,
+            content_type: a.try_get("content_type")?,
+            size: a.try_get("size")?,
+            sha256: a.try_get("sha256")?,
+            content_id: a.try_get("content_id")?,
+            inline: a.try_get::<i64, _>("inline")? != 0,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let notes: String = v.try_get("notes")?;
+    Ok(Version {
+        number: v.try_get("number")?,
+        body_html: v.try_get("body_html")?,
+        body_text: v.try_get("body_text")?,
+        notes: notes.lines().map(str::to_string).collect(),
+        attachments,
+    })
+}
+
+/// A reply about an existing ticket, as the ingest stage read it.
+#[derive(Debug)]
+pub struct Reply<'a> {
+    pub message: i64,
+    pub message_id: Option<&'a str>,
+    pub from: &'a str,
+    /// What the replier wrote, quotes and signature removed.
+    pub new_text: &'a str,
+    pub recipients: &'a [String],
+    /// In-Reply-To and References.
+    pub references: &'a [String],
+    pub auth_results: &'a [String],
+    /// The reply's own article, for a new version.
+    pub body_html: &'a str,
+    pub body_text: &'a str,
+    pub notes: &'a [String],
+    pub attachments: &'a [Attachment],
+}
+
+/// What a reply did, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// A command changed the ticket.
+    Applied(String),
+    /// The sender sent a new version.
+    NewVersion(i64),
+    /// A command or version that was refused, and why.
+    Denied(String),
+    /// Recorded, nothing else to do.
+    Noted,
+}
+
+/// How a reply proved who sent it, or why it did not.
+enum Proof {
+    Valid(String),
+    /// A token this member had for an earlier stage of the ticket.
+    Stale,
+    /// No token of this member for this ticket.
+    Missing,
+}
+
+/// Stages a token can be issued for.
+const TOKEN_STAGES: &[&str] = &[state::EDITING, state::REVIEWING, state::NEEDS_CHANGES];
+
+async fn proof(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    reply: &Reply<'_>,
+    stage: &str,
+) -> Result<Proof> {
+    let mut stale = false;
+    for (code, token) in auth::plus_tokens(reply.recipients, &ctx.config.board.address) {
+        if code != t.code {
+            continue;
+        }
+        if ctx.key.verify(&token, &t.code, reply.from, stage) {
+            return Ok(Proof::Valid("token in the reply address".into()));
+        }
+        // Another member's token proves nothing; an old one of this member
+        // deserves a clearer explanation.
+        if TOKEN_STAGES
+            .iter()
+            .any(|s| ctx.key.verify(&token, &t.code, reply.from, s))
+        {
+            stale = true;
+        }
+    }
+    for id in reply.references {
+        let row = sqlx::query(
+            "SELECT recipient, stage FROM outbox WHERE message_id = $1 AND ticket_id = $2",
+        )
+        .bind(id)
+        .bind(t.id)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("Cannot look up our earlier mail")?;
+        if let Some(r) = row {
+            let recipient: String = r.try_get("recipient")?;
+            let sent_stage: String = r.try_get("stage")?;
+            if recipient == reply.from && sent_stage == stage {
+                return Ok(Proof::Valid(format!("reply to our mail <{id}>")));
+            }
+            if recipient == reply.from && !sent_stage.is_empty() {
+                stale = true;
+            }
+        }
+    }
+    Ok(if stale { Proof::Stale } else { Proof::Missing })
+}
+
+fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> Option<bool> {
+    let review = &ctx.config.review;
+    if !review.require_dkim {
+        return None;
+    }
+    let domain = reply.from.rsplit_once('@').map_or("", |(_, d)| d);
+    let server = review.trusted_authserv_id.as_deref().unwrap_or_default();
+    Some(auth::dkim_or_dmarc_pass(reply.auth_results, server, domain))
+}
+
+/// How to answer commands by mail, for explanations.
+const HINT: &str = "Để ra lệnh, xin bấm \"Trả lời\" ngay trên thư thông báo của Ban biên tập (giữ nguyên địa chỉ trả lời) và viết lệnh ở dòng đầu: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <yêu cầu>, CHUYỂN <địa chỉ thư>.";
+
+/// Handles a reply about a ticket.
+pub async fn on_reply(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    ticket_id: i64,
+    reply: &Reply<'_>,
+) -> Result<ReplyOutcome> {
+    let now = ctx.now.as_millisecond();
+    let mut t = load(conn, ticket_id).await?;
+    link_message(conn, reply.message, t.id).await?;
+    let member = ctx.config.member(reply.from).filter(|m| m.active);
+    let command = commands::parse(reply.new_text);
+    let answering = Answering {
+        message: Some(reply.message),
+        message_id: reply.message_id,
+    };
+
+    // The sender answering a change request with a new version.
+    let from_sender = reply.from == t.sender_addr;
+    let acting_member =
+        member.filter(|m| assignees(ctx.config, &t).iter().any(|a| a.email == m.email));
+    if from_sender
+        && t.state == state::NEEDS_CHANGES
+        && (command.is_none() || acting_member.is_none())
+    {
+        return new_version(conn, ctx, &mut t, reply, answering).await;
+    }
+
+    let Some(command) = command else {
+        let note = if reply.new_text.is_empty() {
+            "(no new text)".to_string()
+        } else {
+            reply.new_text.to_string()
+        };
+        add_event(
+            conn,
+            t.id,
+            now,
+            event::REPLY,
+            reply.from,
+            Some(reply.message),
+            &note,
+            "",
+        )
+        .await?;
+        return Ok(ReplyOutcome::Noted);
+    };
+
+    let refusal: Option<String> = match member {
+        None => Some(format!(
+            "{} from an address that is not an active member",
+            command.label()
+        )),
+        Some(_) if [state::APPROVED, state::REJECTED].contains(&t.state.as_str()) => Some(format!(
+            "bài đã được xử lý trước đó (trạng thái: {})",
+            notices::state_vi(&t.state)
+        )),
+        Some(m) if acting_member.is_none() => Some(format!(
+            "Anh/Chị ({}) không phải người được giao xử lý bài này ở bước hiện tại",
+            m.email
+        )),
+        Some(_) => match proof(conn, ctx, &t, reply, t.stage()).await? {
+            Proof::Missing => {
+                Some("thư không mang mã xác thực cấp cho Anh/Chị đối với bài này".into())
+            }
+            Proof::Stale => Some(
+                "mã xác thực trong thư thuộc về một bước xử lý trước, nay không còn hiệu lực"
+                    .into(),
+            ),
+            Proof::Valid(how) => match dkim_ok(ctx, reply) {
+                Some(false) => Some(
+                    "máy chủ thư không xác nhận được chữ ký DKIM/DMARC của tên miền người gửi"
+                        .into(),
+                ),
+                Some(true) => {
+                    return apply(
+                        conn,
+                        ctx,
+                        &mut t,
+                        reply,
+                        command,
+                        &format!("{how}; DKIM/DMARC pass"),
+                        answering,
+                    )
+                    .await;
+                }
+                None => return apply(conn, ctx, &mut t, reply, command, &how, answering).await,
+            },
+        },
+    };
+    let reason = refusal.unwrap_or_default();
+    add_event(
+        conn,
+        t.id,
+        now,
+        event::DENIED,
+        reply.from,
+        Some(reply.message),
+        &format!("{}: {reason}", command.label()),
+        "",
+    )
+    .await?;
+    // Members are told why; strangers get nothing (no backscatter).
+    if let Some(m) = member {
+        notices::explain(conn, ctx, &t, m, &reason, HINT, answering).await?;
+    }
+    Ok(ReplyOutcome::Denied(reason))
+}
+
+/// Carries out an authorized command.
+async fn apply(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &mut Ticket,
+    reply: &Reply<'_>,
+    command: Command,
+    verified: &str,
+    answering: Answering<'_>,
+) -> Result<ReplyOutcome> {
+    let now = ctx.now.as_millisecond();
+    let Some(member) = ctx.config.member(reply.from).filter(|m| m.active) else {
+        return Ok(ReplyOutcome::Denied("not a member".into()));
+    };
+    let stage = t.stage().to_string();
+    let refuse = |reason: &str| reason.to_string();
+    // (detail for history and mail, event kind) or the reason to refuse.
+    let outcome: Result<(String, &str), String> = match &command {
+        Command::Approve(_) if stage == state::EDITING => Err(refuse(
+            "ở bước biên tập, Tổ thư ký chuyển bài lên lãnh đạo bằng lệnh CHUYỂN DUYỆT; việc duyệt do lãnh đạo Ban biên tập quyết định",
+        )),
+        Command::Approve(opts) => {
+            if let Some(c) = &opts.category {
+                t.category = c.clone();
+            }
+            t.reference_news = opts.reference_news;
+            t.state = state::APPROVED.into();
+            let mut detail = Vec::new();
+            if !t.category.is_empty() {
+                detail.push(format!("chuyên mục: {}", t.category));
+            }
+            if t.reference_news {
+                detail.push("tin tham khảo".into());
+            }
+            if !opts.note.is_empty() {
+                detail.push(opts.note.clone());
+            }
+            Ok((detail.join(", "), event::APPROVED))
+        }
+        Command::Reject { reason } if reason.trim().is_empty() => Err(refuse(
+            "cần ghi lý do sau lệnh TỪ CHỐI (lý do được gửi cho người gửi bài)",
+        )),
+        Command::Reject { reason } => {
+            t.state = state::REJECTED.into();
+            t.decision_note = reason.clone();
+            Ok((reason.clone(), event::REJECTED))
+        }
+        Command::Revise { request } if request.trim().is_empty() => {
+            Err(refuse("cần ghi yêu cầu sửa sau lệnh SỬA"))
+        }
+        Command::Revise { request } => {
+            t.changes_stage = stage.clone();
+            t.state = state::NEEDS_CHANGES.into();
+            t.decision_note = request.clone();
+            Ok((request.clone(), event::CHANGES_REQUESTED))
+        }
+        Command::Forward { .. } if stage != state::EDITING => Err(refuse(
+            "bài không ở bước biên tập nên không cần CHUYỂN DUYỆT",
+        )),
+        Command::Forward { note } => {
+            t.state = state::REVIEWING.into();
+            let (role, who) = assignment(&t.route_approver);
+            t.assignee_role = role;
+            t.assignee = who;
+            Ok((note.clone(), event::FORWARDED))
+        }
+        Command::Reassign { to } => {
+            let allowed: &[Role] = if stage == state::EDITING {
+                &[Role::Secretariat]
+            } else {
+                &[Role::Head, Role::Deputy]
+            };
+            match ctx.config.member(to).filter(|m| m.active) {
+                None if to.is_empty() => {
+                    Err(refuse("cần ghi địa chỉ thư của người nhận sau lệnh CHUYỂN"))
+                }
+                None => Err(format!(
+                    "{to} không phải thành viên đang hoạt động của Ban biên tập"
+                )),
+                Some(target) if !target.roles.iter().any(|r| allowed.contains(r)) => {
+                    Err(format!("{to} không có quyền xử lý bài ở bước này"))
+                }
+                Some(target) => {
+                    t.assignee = target.email.clone();
+                    t.assignee_role = String::new();
+                    Ok((target.email.clone(), event::REASSIGNED))
+                }
+            }
+        }
+    };
+    let (detail, kind) = match outcome {
+        Ok(o) => o,
+        Err(reason) => {
+            add_event(
+                conn,
+                t.id,
+                now,
+                event::DENIED,
+                reply.from,
+                Some(reply.message),
+                &format!("{}: {reason}", command.label()),
+                verified,
+            )
+            .await?;
+            notices::explain(conn, ctx, t, member, &reason, "", answering).await?;
+            return Ok(ReplyOutcome::Denied(reason));
+        }
+    };
+
+    let version = match command {
+        Command::Forward { .. } => edited_version(conn, t, reply, now).await?,
+        _ => None,
+    };
+    save_ticket(
+        conn,
+        t,
+        now,
+        reply.from,
+        matches!(command, Command::Approve(_) | Command::Reject { .. }),
+    )
+    .await?;
+    add_event(
+        conn,
+        t.id,
+        now,
+        kind,
+        reply.from,
+        Some(reply.message),
+        &detail,
+        verified,
+    )
+    .await?;
+    notices::confirm(conn, ctx, t, member, command.label(), &detail, answering).await?;
+    match &command {
+        Command::Approve(_) | Command::Reject { .. } | Command::Revise { .. } => {
+            notices::decision(conn, ctx, t, member).await?;
+        }
+        Command::Forward { .. } => {
+            let v = match version {
+                Some(v) => v,
+                None => latest_version(conn, t.id).await?,
+            };
+            let reason = format!(
+                "Tổ thư ký ({}) đã biên tập và trình bài; xin Anh/Chị duyệt.",
+                member.name
+            );
+            notices::notify_assignees(conn, ctx, t, &v, &reason).await?;
+        }
+        Command::Reassign { .. } => {
+            let v = latest_version(conn, t.id).await?;
+            let reason = format!("{} giao bài này cho Anh/Chị xử lý.", member.name);
+            notices::notify_assignees(conn, ctx, t, &v, &reason).await?;
+        }
+    }
+    Ok(ReplyOutcome::Applied(command.label().to_string()))
+}
+
+/// With CHUYỂN DUYỆT the secretariat may send an edited version: the text
+/// after the command line and the files attached to the reply. Files not
+/// replaced are carried over.
+async fn edited_version(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    reply: &Reply<'_>,
+    now: i64,
+) -> Result<Option<Version>> {
+    let edited_text = reply
+        .new_text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let edited_text = edited_text.trim();
+    if edited_text.is_empty() && reply.attachments.is_empty() {
+        return Ok(None);
+    }
+    let previous = latest_version(conn, t.id).await?;
+    let v = Version {
+        number: previous.number + 1,
+        body_html: if edited_text.is_empty() {
+            previous.body_html.clone()
+        } else {
+            crate::content::html::text_to_html(edited_text)
+        },
+        body_text: if edited_text.is_empty() {
+            previous.body_text.clone()
+        } else {
+            edited_text.to_string()
+        },
+        notes: reply.notes.to_vec(),
+        attachments: if reply.attachments.is_empty() {
+            previous.attachments.clone()
+        } else {
+            reply.attachments.to_vec()
+        },
+    };
+    add_version(conn, t.id, reply.message, &v, now).await?;
+    Ok(Some(v))
+}
+
+async fn save_ticket(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    now: i64,
+    by: &str,
+    decided: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE tickets SET state = $1, category = $2, assignee_role = $3, assignee = $4, changes_stage = $5,
+             reference_news = $6, decision_note = $7, updated_at = $8,
+             decided_at = CASE WHEN $9 = 1 THEN $8 ELSE decided_at END,
+             decided_by = CASE WHEN $9 = 1 THEN $10 ELSE decided_by END
+         WHERE id = $11",
+    )
+    .bind(&t.state)
+    .bind(&t.category)
+    .bind(&t.assignee_role)
+    .bind(&t.assignee)
+    .bind(&t.changes_stage)
+    .bind(i64::from(t.reference_news))
+    .bind(&t.decision_note)
+    .bind(now)
+    .bind(i64::from(decided))
+    .bind(by)
+    .bind(t.id)
+    .execute(conn)
+    .await
+    .with_context(|| format!("Cannot update ticket {}", t.code))?;
+    Ok(())
+}
+
+/// The sender answers a change request with a new version.
+async fn new_version(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &mut Ticket,
+    reply: &Reply<'_>,
+    answering: Answering<'_>,
+) -> Result<ReplyOutcome> {
+    let now = ctx.now.as_millisecond();
+    let verified = match proof(conn, ctx, t, reply, state::NEEDS_CHANGES).await? {
+        Proof::Valid(how) => match dkim_ok(ctx, reply) {
+            Some(false) => None,
+            Some(true) => Some(format!("{how}; DKIM/DMARC pass")),
+            None => Some(how),
+        },
+        Proof::Stale | Proof::Missing => None,
+    };
+    let Some(verified) = verified else {
+        let reason = "a new version must answer the change request mail (its reply address carries the sender's token)";
+        add_event(
+            conn,
+            t.id,
+            now,
+            event::DENIED,
+            reply.from,
+            Some(reply.message),
+            reason,
+            "",
+        )
+        .await?;
+        if let Some(m) = ctx.config.member(reply.from).filter(|m| m.active) {
+            let why = "bản sửa cần được gửi bằng cách trả lời thư đề nghị sửa bài của Ban biên tập";
+            notices::explain(conn, ctx, t, m, why, "", answering).await?;
+        }
+        return Ok(ReplyOutcome::Denied(reason.into()));
+    };
+    let previous = latest_version(conn, t.id).await?;
+    // The new text is the new body unless the sender only attached files.
+    let text = if reply.new_text.trim().is_empty() {
+        previous.body_text.clone()
+    } else {
+        reply.body_text.to_string()
+    };
+    let html = if reply.new_text.trim().is_empty() {
+        previous.body_html.clone()
+    } else {
+        reply.body_html.to_string()
+    };
+    let v = Version {
+        number: previous.number + 1,
+        body_html: html,
+        body_text: text,
+        notes: reply.notes.to_vec(),
+        attachments: if reply.attachments.is_empty() {
+            previous.attachments
+        } else {
+            reply.attachments.to_vec()
+        },
+    };
+    add_version(conn, t.id, reply.message, &v, now).await?;
+    t.state = t.changes_stage.clone();
+    save_ticket(conn, t, now, reply.from, false).await?;
+    add_event(
+        conn,
+        t.id,
+        now,
+        event::NEW_VERSION,
+        reply.from,
+        Some(reply.message),
+        &format!("version {}", v.number),
+        &verified,
+    )
+    .await?;
+    let reason = format!(
+        "Người gửi đã gửi bản sửa (phiên bản {}) theo yêu cầu; xin Anh/Chị xem lại.",
+        v.number
+    );
+    notices::notify_assignees(conn, ctx, t, &v, &reason).await?;
+    notices::version_received(conn, ctx, t, &v, answering).await?;
+    Ok(ReplyOutcome::NewVersion(v.number))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +1005,14 @@ mod tests {
     fn codes_are_zero_padded_per_year() {
         assert_eq!(ticket_code("BBT", 2026, 42), "BBT-2026-0042");
         assert_eq!(ticket_code("BBT", 2026, 12345), "BBT-2026-12345");
+    }
+
+    #[test]
+    fn assignment_from_stored_approver() {
+        assert_eq!(assignment("deputy"), ("deputy".to_string(), String::new()));
+        assert_eq!(
+            assignment("pb@xa.vn"),
+            (String::new(), "pb@xa.vn".to_string())
+        );
     }
 }

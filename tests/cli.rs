@@ -33,11 +33,12 @@ fn check_config_reports_every_problem_and_fails() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "4 problems",
+        "5 problems",
         "khong-phai-email",
         "Asia/Hanoi_Typo",
         "missing-secret",
         "unknown key `imap.foldr`",
+        "`review.default_approver` = \"head\": no active member has this role",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
@@ -61,6 +62,7 @@ fn secrets_come_from_files_or_the_environment() {
     std::fs::write(dir.path().join("imap-password"), "s3cret\n").unwrap();
     let cfg = dir.path().join("ok.toml");
     let base = "[board]\nname = \"BBT\"\naddress = \"bbt@example.test\"\n[storage]\nstate_dir = \"state\"\n\
+                [[members]]\nname = \"TB\"\nemail = \"tb@example.test\"\nroles = [\"head\"]\n\
                 [imap]\nhost = \"127.0.0.1\"\nusername = \"bbt@example.test\"\n";
     std::fs::write(&cfg, format!("{base}password_file = \"imap-password\"\n")).unwrap();
     let out = bientap(&["--config", cfg.to_str().unwrap(), "check-config"]);

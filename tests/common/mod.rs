@@ -345,14 +345,31 @@ pub enum ImapAuth {
     OAuth2TokenFile(PathBuf),
 }
 
+/// The members every test board has unless a test gives its own.
+pub const DEFAULT_MEMBERS: &str = "[[members]]\nname = \"Nguyễn Văn An\"\nemail = \"an.nv@collab.example.test\"\nroles = [\"member\"]\nunit = \"UBND xã Ea Sô\"\n\n\
+     [[members]]\nname = \"Hoàng Minh Đức\"\nemail = \"truongban@example.test\"\nroles = [\"head\"]\n";
+
 impl Board {
-    /// A board reading `mailbox`, with its state in SQLite (or `db_url`).
+    /// A board reading `mailbox`, with its state in SQLite (or `db_url`)
+    /// and the default members.
     pub fn new(address: &str, mailbox: Mailbox<'_>, db_url: Option<String>, extra: &str) -> Board {
+        Board::with_members(address, mailbox, db_url, DEFAULT_MEMBERS, extra)
+    }
+
+    /// A board with members of its own (TOML `[[members]]` tables). Boards
+    /// reading IMAP send their mail through the same stack's Postfix.
+    pub fn with_members(
+        address: &str,
+        mailbox: Mailbox<'_>,
+        db_url: Option<String>,
+        members: &str,
+        extra: &str,
+    ) -> Board {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         let db_url =
             db_url.unwrap_or_else(|| format!("sqlite://{}", state.join("state.db").display()));
-        let source = match mailbox {
+        let (source, smtp) = match mailbox {
             Mailbox::Imap { stack, tls, auth } => {
                 let port = if tls == "implicit" {
                     stack.imaps_port
@@ -371,18 +388,24 @@ impl Board {
                 } else {
                     format!("ca_file = \"{}\"", stack.ca_cert.display())
                 };
-                format!(
-                    "[imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\n{ca}\nusername = \"{address}\"\n{auth}\npoll_interval = 1\ntimeout = 20\n"
+                (
+                    format!(
+                        "[imap]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\n{ca}\nusername = \"{address}\"\n{auth}\npoll_interval = 1\ntimeout = 20\n"
+                    ),
+                    format!(
+                        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\nca_file = \"{}\"\ntimeout = 20\nretry_initial = \"1s\"\nretry_max = \"2s\"\n",
+                        stack.smtp_port,
+                        stack.ca_cert.display()
+                    ),
                 )
             }
-            Mailbox::Maildir(p) => {
-                format!("[maildir]\npath = \"{}\"\npoll_interval = 1\n", p.display())
-            }
+            Mailbox::Maildir(p) => (
+                format!("[maildir]\npath = \"{}\"\npoll_interval = 1\n", p.display()),
+                String::new(),
+            ),
         };
         let text = format!(
-            "[board]\nname = \"Ban biên tập thử nghiệm\"\naddress = \"{address}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[database]\nurl = \"{db_url}\"\n\n{source}\n\
-             [[members]]\nname = \"Nguyễn Văn An\"\nemail = \"an.nv@collab.example.test\"\nroles = [\"member\"]\nunit = \"UBND xã Ea Sô\"\n\n\
-             [[members]]\nname = \"Hoàng Minh Đức\"\nemail = \"truongban@{DOMAIN}\"\nroles = [\"head\"]\n\n{extra}\n",
+            "[board]\nname = \"Ban biên tập thử nghiệm\"\naddress = \"{address}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[database]\nurl = \"{db_url}\"\n\n{source}\n{smtp}\n{members}\n{extra}\n",
             state.display()
         );
         let config = dir.path().join("bientap.toml");
@@ -649,4 +672,268 @@ pub fn jwt_for(stack: &MailStack, user: &str) -> String {
         "{signing_input}.{}",
         b64.encode(mac.finalize().into_bytes())
     )
+}
+
+/// A mail as a test reads it from a mailbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub raw: Vec<u8>,
+    pub subject: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub reply_to: Option<String>,
+    pub message_id: String,
+    pub auto_submitted: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<String>,
+}
+
+impl Mail {
+    pub fn parse(raw: &[u8]) -> Mail {
+        let msg = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("a parseable mail");
+        let addr = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
+            a.map(|a| {
+                a.iter()
+                    .filter_map(|x| x.address().map(|s| s.to_lowercase()))
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        Mail {
+            raw: raw.to_vec(),
+            subject: msg.subject().unwrap_or_default().to_string(),
+            from: addr(msg.from()).into_iter().next().unwrap_or_default(),
+            to: addr(msg.to()),
+            reply_to: addr(msg.reply_to()).into_iter().next(),
+            message_id: msg.message_id().unwrap_or_default().to_string(),
+            auto_submitted: msg
+                .header_raw("Auto-Submitted")
+                .map(|v| v.trim().to_string()),
+            text: msg.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
+            html: msg
+                .html_bodies()
+                .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
+                .and_then(|p| p.text_contents().map(str::to_string)),
+            attachments: msg
+                .attachments()
+                .filter_map(|a| mail_parser::MimeHeaders::attachment_name(a).map(str::to_string))
+                .collect(),
+        }
+    }
+
+    /// The raw header block, for checks on header injection.
+    pub fn header_block(&self) -> String {
+        let raw = String::from_utf8_lossy(&self.raw);
+        raw.split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .split("\n\n")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A reply to this mail from `from`, written above a Gmail-style quote,
+    /// sent to its Reply-To (or From).
+    pub fn reply(&self, from: &str, text: &str) -> Vec<u8> {
+        self.reply_with(from, text, &[])
+    }
+
+    /// Like `reply`, with extra header lines.
+    pub fn reply_with(&self, from: &str, text: &str, headers: &[&str]) -> Vec<u8> {
+        use base64::Engine;
+        let to = self.reply_to.clone().unwrap_or_else(|| self.from.clone());
+        let subject =
+            base64::engine::general_purpose::STANDARD.encode(format!("Re: {}", self.subject));
+        let quoted: String = self
+            .text
+            .lines()
+            .take(20)
+            .map(|l| format!("> {l}\r\n"))
+            .collect();
+        let mut raw = String::new();
+        for h in headers {
+            raw.push_str(h);
+            raw.push_str("\r\n");
+        }
+        raw.push_str(&format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: =?utf-8?b?{subject}?=\r\nMessage-ID: <{}@example.test>\r\n\
+             In-Reply-To: <{id}>\r\nReferences: <{id}>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             {}\r\n\r\nVào Th 4, 25 thg 11, 2026 vào lúc 10:00 Ban biên tập <{}> đã viết:\r\n{quoted}",
+            unique("reply"),
+            text.replace('\n', "\r\n"),
+            self.from,
+            id = self.message_id,
+        ));
+        raw.into_bytes()
+    }
+}
+
+impl MailStack {
+    /// The mails in a mailbox's INBOX, oldest first.
+    pub fn inbox(&self, user: &str) -> Vec<Mail> {
+        self.messages(user, "INBOX")
+            .iter()
+            .map(|m| Mail::parse(m))
+            .collect()
+    }
+
+    /// Waits for a mail in `user`'s INBOX whose subject contains `subject`.
+    pub async fn wait_mail(&self, user: &str, subject: &str) -> Mail {
+        let start = Instant::now();
+        loop {
+            if let Some(m) = self
+                .inbox(user)
+                .into_iter()
+                .find(|m| m.subject.contains(subject))
+            {
+                return m;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no mail with subject containing {subject:?} reached {user}; it has: {:?}",
+                self.inbox(user)
+                    .iter()
+                    .map(|m| m.subject.clone())
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How many mails in `user`'s INBOX have `subject` in their subject.
+    pub fn count_subject(&self, user: &str, subject: &str) -> usize {
+        self.inbox(user)
+            .iter()
+            .filter(|m| m.subject.contains(subject))
+            .count()
+    }
+}
+
+impl Board {
+    /// Waits until ticket `code` is in `state`; returns its detail.
+    pub async fn wait_state(
+        &self,
+        code: &str,
+        state: &str,
+        daemon: &mut Daemon,
+    ) -> bientap::store::TicketDetail {
+        let start = Instant::now();
+        let store = self.store().await;
+        loop {
+            let t = store.ticket(code).await.unwrap().expect("ticket exists");
+            if t.summary.state == state {
+                store.close().await;
+                return t;
+            }
+            assert!(daemon.is_running(), "bientap exited: {}", daemon.log_text());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "ticket {code} stayed {} (wanted {state}); history: {:#?}\nlog:\n{}",
+                t.summary.state,
+                t.events,
+                daemon.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the ticket's history has an event of `kind`; returns it.
+    pub async fn wait_event(
+        &self,
+        code: &str,
+        kind: &str,
+        daemon: &mut Daemon,
+    ) -> bientap::store::EventInfo {
+        let start = Instant::now();
+        let store = self.store().await;
+        loop {
+            let t = store.ticket(code).await.unwrap().expect("ticket exists");
+            if let Some(e) = t.events.iter().rev().find(|e| e.kind == kind) {
+                store.close().await;
+                return e.clone();
+            }
+            assert!(daemon.is_running(), "bientap exited: {}", daemon.log_text());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no {kind} event on {code}; history: {:#?}\nlog:\n{}",
+                t.events,
+                daemon.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Counts events of `kind` on a ticket.
+    pub async fn events(&self, code: &str, kind: &str) -> usize {
+        let store = self.store().await;
+        let n = store
+            .ticket(code)
+            .await
+            .unwrap()
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .count();
+        store.close().await;
+        n
+    }
+
+    /// Waits until the outbox has nothing pending.
+    pub async fn wait_outbox_empty(&self, daemon: &mut Daemon) {
+        let store = self.store().await;
+        let start = Instant::now();
+        loop {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            if pending == 0 {
+                break;
+            }
+            assert!(daemon.is_running(), "bientap exited: {}", daemon.log_text());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "outbox not drained:\n{}",
+                daemon.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        store.close().await;
+    }
+}
+
+/// `[[members]]` tables for a test board.
+pub fn members(list: &[(&str, &str, &str)]) -> String {
+    list.iter()
+        .map(|(name, email, roles)| {
+            let roles: Vec<String> = roles
+                .split(',')
+                .map(|r| format!("\"{}\"", r.trim()))
+                .collect();
+            format!(
+                "[[members]]\nname = \"{name}\"\nemail = \"{email}\"\nroles = [{}]\n\n",
+                roles.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// An article mail from `from`.
+pub fn article(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    use base64::Engine;
+    let subject = base64::engine::general_purpose::STANDARD.encode(subject);
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: =?utf-8?b?{subject}?=\r\nMessage-ID: <{}@collab.example.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        unique("article"),
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
 }

@@ -1,0 +1,258 @@
+//! Who may change a ticket by mail (invariant 4, R26).
+//!
+//! Every notification we send carries a token: an HMAC over (ticket,
+//! member, stage) with a key kept in the state directory. It travels in the
+//! plus-addressed Reply-To (`bbt+bbt-2026-0042.<token>@domain`), and the
+//! notification's Message-ID is stored, so a reply proves itself either by
+//! the token in the address it was sent to, or by referencing (In-Reply-To
+//! / References) a notification sent to that very member for that ticket
+//! and stage. A token of another member, ticket or stage proves nothing.
+//!
+//! Optionally the sender's domain must also pass DKIM or DMARC, as reported
+//! in the Authentication-Results header of a trusted server.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::text::normalize_address;
+
+/// Hex characters of a token (64 bits).
+const TOKEN_LEN: usize = 16;
+
+/// The key tokens are made with; created once per installation.
+#[derive(Clone)]
+pub struct ReplyKey([u8; 32]);
+
+impl std::fmt::Debug for ReplyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplyKey(<secret>)")
+    }
+}
+
+impl ReplyKey {
+    /// Reads `<state_dir>/reply.key`, creating it (mode 0600) on first use.
+    pub fn load_or_create(state_dir: &Path) -> Result<ReplyKey> {
+        let path = state_dir.join("reply.key");
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(state_dir)
+                .with_context(|| format!("Cannot create {}", state_dir.display()))?;
+            let key: [u8; 32] = rand::random();
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(hex::encode(key).as_bytes())
+                        .and_then(|()| f.sync_all())
+                        .with_context(|| format!("Cannot write {}", path.display()))?;
+                }
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("Cannot create {}", path.display()));
+                }
+            }
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("Cannot read {}", path.display()))?;
+        let bytes = hex::decode(text.trim())
+            .with_context(|| format!("{} is not a bientap key", path.display()))?;
+        let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+            bail!("{} is not a bientap key (wrong length)", path.display());
+        };
+        Ok(ReplyKey(key))
+    }
+
+    #[cfg(test)]
+    pub fn fixed(seed: u8) -> ReplyKey {
+        ReplyKey([seed; 32])
+    }
+
+    /// The token issued to `member` for `code` at `stage`.
+    pub fn token(&self, code: &str, member: &str, stage: &str) -> String {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
+            Ok(m) => m,
+            // HMAC takes keys of any length; this cannot happen.
+            Err(_) => return String::new(),
+        };
+        mac.update(code.to_ascii_uppercase().as_bytes());
+        mac.update(b"\0");
+        mac.update(normalize_address(member).as_bytes());
+        mac.update(b"\0");
+        mac.update(stage.as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        digest.get(..TOKEN_LEN).unwrap_or_default().to_string()
+    }
+
+    /// Whether `token` was issued to `member` for `code` at `stage`,
+    /// compared in constant time.
+    pub fn verify(&self, token: &str, code: &str, member: &str, stage: &str) -> bool {
+        let expected = self.token(code, member, stage);
+        expected.len() == token.len()
+            && expected
+                .bytes()
+                .zip(token.to_ascii_lowercase().bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// The plus-address a notification's Reply-To carries.
+pub fn reply_address(board_address: &str, code: &str, token: &str) -> String {
+    match board_address.split_once('@') {
+        Some((local, domain)) => format!("{local}+{}.{token}@{domain}", code.to_ascii_lowercase()),
+        None => board_address.to_string(),
+    }
+}
+
+/// `(ticket code, token)` pairs in plus-addresses of the board among the
+/// recipients of a mail.
+pub fn plus_tokens(recipients: &[String], board_address: &str) -> Vec<(String, String)> {
+    let Some((local, domain)) = board_address.split_once('@') else {
+        return Vec::new();
+    };
+    recipients
+        .iter()
+        .filter_map(|r| {
+            let (r_local, r_domain) = r.split_once('@')?;
+            if !r_domain.eq_ignore_ascii_case(domain) {
+                return None;
+            }
+            let detail = r_local.strip_prefix(local)?.strip_prefix('+')?;
+            let (code, token) = detail.rsplit_once('.')?;
+            Some((code.to_ascii_uppercase(), token.to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+/// Whether the topmost Authentication-Results header written by the
+/// trusted server `authserv_id` says DKIM (aligned with the sender's
+/// domain) or DMARC passed for `sender_domain`.
+pub fn dkim_or_dmarc_pass(headers: &[String], authserv_id: &str, sender_domain: &str) -> bool {
+    let sender_domain = sender_domain.to_ascii_lowercase();
+    let aligned = |d: &str| {
+        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        !d.is_empty() && (sender_domain == d || sender_domain.ends_with(&format!(".{d}")))
+    };
+    let Some(ours) = headers.iter().find(|h| {
+        h.split(';')
+            .next()
+            .and_then(|id| id.split_whitespace().next())
+            .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
+    }) else {
+        return false;
+    };
+    ours.split(';').skip(1).any(|resinfo| {
+        let mut words = resinfo.split_whitespace();
+        let Some(method) = words.next() else {
+            return false;
+        };
+        let props: Vec<&str> = words.collect();
+        let prop = |name: &str| {
+            props
+                .iter()
+                .find_map(|p| p.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        };
+        match method.to_ascii_lowercase().as_str() {
+            "dkim=pass" => prop("header.d").is_some_and(aligned),
+            "dmarc=pass" => prop("header.from").is_some_and(aligned),
+            _ => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_bind_ticket_member_and_stage() {
+        let key = ReplyKey::fixed(7);
+        let t = key.token("BBT-2026-0042", "pb@xa.vn", "reviewing");
+        assert_eq!(t.len(), TOKEN_LEN);
+        assert!(key.verify(&t, "bbt-2026-0042", "PB@xa.vn", "reviewing"));
+        assert!(!key.verify(&t, "BBT-2026-0043", "pb@xa.vn", "reviewing"));
+        assert!(!key.verify(&t, "BBT-2026-0042", "tb@xa.vn", "reviewing"));
+        assert!(!key.verify(&t, "BBT-2026-0042", "pb@xa.vn", "editing"));
+        assert!(!ReplyKey::fixed(8).verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing"));
+    }
+
+    #[test]
+    fn plus_addresses_round_trip() {
+        let addr = reply_address("bbt@xa.vn", "BBT-2026-0042", "0123456789abcdef");
+        assert_eq!(addr, "bbt+bbt-2026-0042.0123456789abcdef@xa.vn");
+        let found = plus_tokens(
+            &[addr, "bbt@xa.vn".into(), "x+bbt-2026-1.aa@xa.vn".into()],
+            "bbt@xa.vn",
+        );
+        assert_eq!(
+            found,
+            vec![("BBT-2026-0042".to_string(), "0123456789abcdef".to_string())]
+        );
+    }
+
+    #[test]
+    fn key_file_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ReplyKey::load_or_create(dir.path()).unwrap();
+        let b = ReplyKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(
+            a.token("X-2026-0001", "a@b.vn", "s"),
+            b.token("X-2026-0001", "a@b.vn", "s")
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("reply.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn authentication_results_from_the_trusted_server_only() {
+        let ar = |s: &str| vec![s.to_string()];
+        assert!(dkim_or_dmarc_pass(
+            &ar("mx.xa.vn; dkim=pass header.d=xa.vn header.s=s1; spf=pass"),
+            "mx.xa.vn",
+            "xa.vn"
+        ));
+        assert!(dkim_or_dmarc_pass(
+            &ar("mx.xa.vn; dmarc=pass (p=none) header.from=xa.vn"),
+            "mx.xa.vn",
+            "xa.vn"
+        ));
+        assert!(dkim_or_dmarc_pass(
+            &ar("mx.xa.vn 1; dkim=pass header.d=gov.vn"),
+            "mx.xa.vn",
+            "xa.gov.vn"
+        ));
+        assert!(!dkim_or_dmarc_pass(
+            &ar("mx.xa.vn; dkim=fail header.d=xa.vn"),
+            "mx.xa.vn",
+            "xa.vn"
+        ));
+        assert!(!dkim_or_dmarc_pass(
+            &ar("mx.xa.vn; dkim=pass header.d=evil.vn"),
+            "mx.xa.vn",
+            "xa.vn"
+        ));
+        assert!(!dkim_or_dmarc_pass(
+            &ar("evil.example; dkim=pass header.d=xa.vn"),
+            "mx.xa.vn",
+            "xa.vn"
+        ));
+        // Only the topmost header of the trusted server counts.
+        let two = vec![
+            "mx.xa.vn; dkim=fail header.d=xa.vn".to_string(),
+            "mx.xa.vn; dkim=pass header.d=xa.vn".to_string(),
+        ];
+        assert!(!dkim_or_dmarc_pass(&two, "mx.xa.vn", "xa.vn"));
+    }
+}

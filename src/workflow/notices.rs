@@ -1,0 +1,404 @@
+//! The mail a transition causes, put in the outbox inside the transition's
+//! transaction: notifications to reviewers (with their token), receipts and
+//! decisions to senders, confirmations and explanations to members. The
+//! words are in the templates (`src/outbound/templates/`); this module
+//! chooses the template and fills it.
+
+use std::sync::LazyLock;
+
+use anyhow::Result;
+use minijinja::context;
+use regex::Regex;
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use super::auth::reply_address;
+use super::{Ctx, Ticket, Version, state};
+use crate::config::{Config, Member};
+use crate::content::html::ATTACHMENT_SCHEME;
+use crate::outbound::templates::{self, vi_size, vi_time};
+use crate::outbound::{self, Draft, Kind, OutAttachment, inline_cid};
+use crate::store::Attachment;
+
+/// The mail a notice answers: the incoming message row and its Message-ID.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Answering<'a> {
+    pub message: Option<i64>,
+    pub message_id: Option<&'a str>,
+}
+
+static ATTACHMENT_URL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"attachment:([0-9a-f]{64})").ok());
+
+/// Points the article's images at the parts attached to our mail.
+fn inline_images_as_cid(html: &str) -> String {
+    match ATTACHMENT_URL.as_ref() {
+        Some(re) => re
+            .replace_all(html, |c: &regex::Captures<'_>| {
+                format!("cid:{}", inline_cid(c.get(1).map_or("", |m| m.as_str())))
+            })
+            .into_owned(),
+        None => html.to_string(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct FileLine {
+    filename: String,
+    size: String,
+}
+
+fn file_lines<'a>(files: impl Iterator<Item = &'a Attachment>) -> minijinja::Value {
+    let lines: Vec<FileLine> = files
+        .map(|a| FileLine {
+            filename: a.filename.clone(),
+            size: vi_size(a.size),
+        })
+        .collect();
+    minijinja::Value::from(minijinja::value::Serde(lines))
+}
+
+fn signature(config: &Config) -> String {
+    if config.board.signature.is_empty() {
+        config.board.name.clone()
+    } else {
+        config.board.signature.clone()
+    }
+}
+
+/// The values every template about a ticket uses.
+fn ticket_ctx(ctx: &Ctx<'_>, t: &Ticket) -> minijinja::Value {
+    let tz = &ctx.config.board.time_zone;
+    context! {
+        code => &t.code,
+        title => &t.title,
+        sender => &t.sender_addr,
+        sender_name => &t.sender_name,
+        sender_is_member => &t.sender_member,
+        sender_unit => &t.sender_unit,
+        category => &t.category,
+        received => vi_time(t.received_at, tz),
+        due => vi_time(t.due_at, tz),
+        board_name => &ctx.config.board.name,
+        signature => signature(ctx.config),
+    }
+}
+
+async fn put(conn: &mut AnyConnection, ctx: &Ctx<'_>, draft: Draft) -> Result<()> {
+    outbound::enqueue(conn, ctx.config, &draft, ctx.now).await?;
+    Ok(())
+}
+
+/// Notifies every member the ticket now waits for; each gets a token of
+/// their own in the Reply-To.
+pub async fn notify_assignees(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    version: &Version,
+    reason: &str,
+) -> Result<()> {
+    let stage = t.stage();
+    for member in super::assignees(ctx.config, t) {
+        notify(conn, ctx, t, version, member, stage, reason).await?;
+    }
+    Ok(())
+}
+
+async fn notify(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    version: &Version,
+    member: &Member,
+    stage: &str,
+    reason: &str,
+) -> Result<()> {
+    // Inline images travel with the HTML; other files up to the cap.
+    let referenced = |a: &Attachment| {
+        version
+            .body_html
+            .contains(&format!("{ATTACHMENT_SCHEME}{}", a.sha256))
+    };
+    let mut budget = ctx.config.review.attach_limit;
+    let mut attach: Vec<OutAttachment> = Vec::new();
+    let (mut attached, mut listed) = (Vec::new(), Vec::new());
+    for a in &version.attachments {
+        let size = u64::try_from(a.size).unwrap_or(u64::MAX);
+        let inline = referenced(a);
+        if inline || size <= budget {
+            budget = budget.saturating_sub(size);
+            attach.push(OutAttachment {
+                sha256: a.sha256.clone(),
+                content_type: a.content_type.clone(),
+                filename: a.filename.clone(),
+                inline,
+            });
+            if !inline {
+                attached.push(a);
+            }
+        } else {
+            listed.push(a);
+        }
+    }
+    let body_html = inline_images_as_cid(&version.body_html);
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! {
+            reviewer_name => &member.name,
+            reason => reason,
+            stage => stage,
+            version => &version.number,
+            notes => &version.notes,
+            body_text => &version.body_text,
+            body_html => body_html,
+            attached => file_lines(attached.into_iter()),
+            listed => file_lines(listed.into_iter()),
+        }
+    };
+    let rendered = templates::render("notify.txt", &values)?;
+    let html = templates::render_html("notify.html", &values)?;
+    let token = ctx.key.token(&t.code, &member.email, stage);
+    put(
+        conn,
+        ctx,
+        Draft {
+            kind: Kind::Notify,
+            ticket: Some((t.id, t.code.clone())),
+            recipient: member.email.clone(),
+            rendered,
+            html: Some(html),
+            attachments: attach,
+            reply_to: Some(reply_address(&ctx.config.board.address, &t.code, &token)),
+            in_reply_to: None,
+            stage: stage.to_string(),
+            answers: None,
+        },
+    )
+    .await
+}
+
+/// Tells a sender their submission was received.
+pub async fn receipt(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    version: &Version,
+    answering: Answering<'_>,
+) -> Result<()> {
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! { attachments => file_lines(version.attachments.iter().filter(|a| !a.inline)) }
+    };
+    to_sender(
+        conn,
+        ctx,
+        t,
+        Kind::Receipt,
+        templates::render("receipt.txt", &values)?,
+        None,
+        answering,
+    )
+    .await
+}
+
+async fn to_sender(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    kind: Kind,
+    rendered: templates::Rendered,
+    reply_to: Option<String>,
+    answering: Answering<'_>,
+) -> Result<()> {
+    put(
+        conn,
+        ctx,
+        Draft {
+            kind,
+            ticket: Some((t.id, t.code.clone())),
+            recipient: t.sender_addr.clone(),
+            rendered,
+            html: None,
+            attachments: Vec::new(),
+            reply_to,
+            in_reply_to: answering.message_id.map(str::to_string),
+            stage: String::new(),
+            answers: answering.message,
+        },
+    )
+    .await
+}
+
+/// Tells the sender what was decided (R7 for rejections).
+pub async fn decision(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    approver: &Member,
+) -> Result<()> {
+    let tz = &ctx.config.board.time_zone;
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! {
+            approver_title => approver_title(approver),
+            at => vi_time(ctx.now.as_millisecond(), tz),
+            reference_news => &t.reference_news,
+            reason => &t.decision_note,
+            request => &t.decision_note,
+        }
+    };
+    let (template, reply_to) = match t.state.as_str() {
+        state::APPROVED => ("approved.txt", None),
+        state::REJECTED => ("rejected.txt", None),
+        _ => {
+            // The sender answers a change request with the new version; the
+            // token in this Reply-To lets that answer through.
+            let token = ctx.key.token(&t.code, &t.sender_addr, state::NEEDS_CHANGES);
+            (
+                "changes.txt",
+                Some(reply_address(&ctx.config.board.address, &t.code, &token)),
+            )
+        }
+    };
+    to_sender(
+        conn,
+        ctx,
+        t,
+        Kind::Decision,
+        templates::render(template, &values)?,
+        reply_to,
+        Answering::default(),
+    )
+    .await
+}
+
+/// Tells a sender their new version arrived and went back to review.
+pub async fn version_received(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    version: &Version,
+    answering: Answering<'_>,
+) -> Result<()> {
+    let values = context! { ..ticket_ctx(ctx, t), ..context! { version => version.number } };
+    to_sender(
+        conn,
+        ctx,
+        t,
+        Kind::Decision,
+        templates::render("version_received.txt", &values)?,
+        None,
+        answering,
+    )
+    .await
+}
+
+fn approver_title(m: &Member) -> String {
+    let role = m
+        .roles
+        .iter()
+        .find(|r| matches!(r, crate::config::Role::Head | crate::config::Role::Deputy))
+        .map(|r| r.title_vi())
+        .unwrap_or("Ban biên tập");
+    format!("{role} {}", m.name)
+}
+
+/// Confirms a command to the member who gave it.
+pub async fn confirm(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    member: &Member,
+    action: &str,
+    detail: &str,
+    answering: Answering<'_>,
+) -> Result<()> {
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! {
+            reviewer_name => &member.name,
+            action => action,
+            detail => detail,
+            state => state_vi(&t.state),
+            at => vi_time(ctx.now.as_millisecond(), &ctx.config.board.time_zone),
+        }
+    };
+    to_member(
+        conn,
+        ctx,
+        t,
+        member,
+        Kind::Confirm,
+        templates::render("confirm.txt", &values)?,
+        answering,
+    )
+    .await
+}
+
+/// Explains to a member why their mail changed nothing.
+pub async fn explain(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    member: &Member,
+    reason: &str,
+    hint: &str,
+    answering: Answering<'_>,
+) -> Result<()> {
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! { name => &member.name, reason => reason, hint => hint }
+    };
+    to_member(
+        conn,
+        ctx,
+        t,
+        member,
+        Kind::Explain,
+        templates::render("explain.txt", &values)?,
+        answering,
+    )
+    .await
+}
+
+async fn to_member(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    member: &Member,
+    kind: Kind,
+    rendered: templates::Rendered,
+    answering: Answering<'_>,
+) -> Result<()> {
+    put(
+        conn,
+        ctx,
+        Draft {
+            kind,
+            ticket: Some((t.id, t.code.clone())),
+            recipient: member.email.clone(),
+            rendered,
+            html: None,
+            attachments: Vec::new(),
+            reply_to: None,
+            in_reply_to: answering.message_id.map(str::to_string),
+            stage: String::new(),
+            answers: answering.message,
+        },
+    )
+    .await
+}
+
+/// A state in Vietnamese, for mail.
+pub fn state_vi(s: &str) -> &'static str {
+    match s {
+        state::RECEIVED => "đã nhận",
+        state::EDITING => "đang biên tập",
+        state::REVIEWING => "chờ duyệt",
+        state::NEEDS_CHANGES => "chờ người gửi sửa",
+        state::APPROVED => "đã duyệt",
+        state::REJECTED => "không duyệt",
+        _ => "không rõ",
+    }
+}
