@@ -20,3 +20,16 @@ echo
 "$bin" --config "$cfg" tickets list
 echo
 "$bin" --config "$cfg" tickets show "$("$bin" --config "$cfg" tickets list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["code"])')"
+echo
+echo "Mail bientap would have sent (demo-state/outbox):"
+"$bin" --config "$cfg" outbox list
+echo
+first=$(ls demo-state/outbox/*.eml | head -n 1)
+echo "The first one, $first:"
+"$bin" inspect --json "$first" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print("From:", m["from"]["name"], "<" + m["from"]["address"] + ">")
+print("Subject:", m["subject"])
+print()
+print(m["body_text"])'

@@ -17,7 +17,7 @@ use crate::config::{self, Config, Source};
 use crate::content::{self, reply};
 use crate::ingest::{self, Pipeline, import};
 use crate::net::Shutdown;
-use crate::outbound::Outbox;
+use crate::outbound::{self, Outbox};
 use crate::store::{Archive, Store, TicketSummary};
 use crate::workflow::auth::ReplyKey;
 use tokio::sync::Notify;
@@ -57,6 +57,25 @@ pub enum Command {
     },
     /// Import a backlog of mail from a Maildir or an mbox file.
     Import(ImportArgs),
+    /// Look at outgoing mail and send it again.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Outgoing mail, unsent first: status, attempts, last error.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make unsent mail (one, or all) due now; the daemon sends it.
+    Retry {
+        /// The outbox id from `outbox list`; all unsent mail when absent.
+        id: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +171,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Tickets(TicketsCommand::Show { code, json }) => show(&config, &code, json).await,
         Command::Import(args) => import_backlog(config, args).await,
+        Command::Outbox(cmd) => outbox_command(&config, cmd).await,
         Command::Inspect { .. } => Ok(()),
     };
     report(result)
@@ -181,11 +201,27 @@ fn describe(c: &Config) -> String {
         ),
         Source::Maildir(m) => format!("Maildir {}", m.path.display()),
     };
+    let outbound = match &c.outbound {
+        config::Outbound::Smtp(s) => format!("SMTP {}:{} ({:?} TLS)", s.host, s.port, s.tls),
+        config::Outbound::Maildrop(p) => format!("written to {}", p.display()),
+        config::Outbound::Disabled => "not configured: mail waits in the outbox".to_string(),
+    };
+    let approver = match &c.review.default_approver {
+        config::Approver::Role(r) => r.as_str().to_string(),
+        config::Approver::Member(m) => m.clone(),
+    };
     format!(
-        "board: {} <{}>, time zone {}\nmailbox: {source}\nstate: {} (database {})\nmembers: {} ({} active)",
+        "board: {} <{}>, time zone {}\nmailbox: {source}\noutgoing mail: {outbound}\n\
+         review: {}, default approver {approver}, {} route(s)\nstate: {} (database {})\nmembers: {} ({} active)",
         c.board.name,
         c.board.address,
         c.board.time_zone_name,
+        if c.review.editing_stage {
+            "two stages (edit, approve)"
+        } else {
+            "one stage (approve)"
+        },
+        c.routes.len(),
         c.storage.state_dir.display(),
         config::redact_url(&c.database.url),
         c.members.len(),
@@ -415,6 +451,47 @@ async fn import_backlog(config: Config, args: ImportArgs) -> Result<()> {
     pipeline.store().close().await;
     println!("{}", import::render(&summary));
     Ok(())
+}
+
+async fn outbox_command(config: &Config, cmd: OutboxCommand) -> Result<()> {
+    let store = Store::open(&config.database.url).await?;
+    let result = match cmd {
+        OutboxCommand::List { limit, json } => {
+            let entries = outbound::list(&store, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else if entries.is_empty() {
+                println!("the outbox is empty");
+            } else {
+                println!(
+                    "{:>6}  {:<8} {:<9} {:>3}  {:<30} SUBJECT",
+                    "ID", "STATUS", "KIND", "TRY", "TO"
+                );
+                for e in &entries {
+                    println!(
+                        "{:>6}  {:<8} {:<9} {:>3}  {:<30} {}",
+                        e.id,
+                        e.status,
+                        e.kind,
+                        e.attempts,
+                        crate::text::truncate_chars(&e.recipient, 30),
+                        crate::text::truncate_chars(&e.subject, 60)
+                    );
+                    if !e.last_error.is_empty() && e.status != "sent" {
+                        println!("        last error: {}", e.last_error);
+                    }
+                }
+            }
+            Ok(())
+        }
+        OutboxCommand::Retry { id } => {
+            let n = outbound::retry(&store, id).await?;
+            println!("{n} mail(s) due now; the running daemon sends them");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }
 
 /// What `inspect` prints as JSON (field names documented in the README).

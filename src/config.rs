@@ -1067,7 +1067,8 @@ fn resolve_smtp(r: &RawSmtp, base: &Path, problems: &mut Vec<String>) -> Option<
     } else {
         r.password.clone().filter(|p| !p.is_empty())
     };
-    if r.username.is_some() != password.is_some() {
+    // An unreadable password file was reported above.
+    if r.username.is_some() != (password.is_some() || r.password_file.is_some()) {
         problems.push(format!(
             "`smtp.username` and a password go together: set both (password_file or {ENV_SMTP_PASSWORD}) or neither"
         ));

@@ -207,6 +207,7 @@ fn shipped_configs_pass_check_config() {
     let out = Command::new(bientap_bin())
         .args(["--config", example.to_str().unwrap(), "check-config"])
         .env("BIENTAP_IMAP_PASSWORD", "x")
+        .env("BIENTAP_SMTP_PASSWORD", "y")
         .output()
         .unwrap();
     assert!(

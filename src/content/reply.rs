@@ -114,7 +114,16 @@ fn history_start(lines: &[&str]) -> usize {
 pub fn new_text(body: &str) -> String {
     let body = clean_text(body);
     let lines: Vec<&str> = body.lines().collect();
-    let end = history_start(&lines);
+    let mut end = history_start(&lines);
+    // A rule left just above the history ("----", "____") belongs to it.
+    while end > 0
+        && lines.get(end - 1).is_some_and(|l| {
+            let l = l.trim();
+            l.is_empty() || (l.len() >= 3 && l.chars().all(|c| matches!(c, '-' | '_' | '=' | '*')))
+        })
+    {
+        end -= 1;
+    }
     let kept = lines.get(..end).unwrap_or(&lines);
     kept.join("\n").trim().to_string()
 }
@@ -184,6 +193,15 @@ mod tests {
     fn prose_mentioning_from_is_kept() {
         let t = "Từ: phòng văn hóa gửi lên bài này.\nCảm ơn.";
         assert_eq!(new_text(t), t);
+    }
+
+    #[test]
+    fn a_rule_above_the_history_goes_with_it() {
+        assert_eq!(
+            new_text("DUYỆT\n----\n> Từ: BBT\n> Đã gửi: x\n> Đến: y"),
+            "DUYỆT"
+        );
+        assert_eq!(new_text("Ý kiến:\n---\nphần sau"), "Ý kiến:\n---\nphần sau");
     }
 
     #[test]
