@@ -670,8 +670,6 @@ async fn record(
                     recipients,
                     references,
                     auth_results,
-                    body_html: &article.body_html,
-                    body_text: &article.body_text,
                     notes: &article.notes,
                     attachments: &article.attachments,
                 };

@@ -318,26 +318,14 @@ impl Store {
         let mut versions = Vec::with_capacity(version_rows.len());
         for v in &version_rows {
             let version_id: i64 = v.try_get("id")?;
-            let attachments = sqlx::query(
-                "SELECT filename, content_type, size, sha256, content_id, inline
-                 FROM attachments WHERE version_id = $1 ORDER BY position",
-            )
-            .bind(version_id)
-            .fetch_all(&self.pool)
-            .await
-            .context("Cannot read attachments")?
-            .iter()
-            .map(|a| {
-                Ok(Attachment {
-                    filename: a.try_get("filename")?,
-                    content_type: a.try_get("content_type")?,
-                    size: a.try_get("size")?,
-                    sha256: a.try_get("sha256")?,
-                    content_id: a.try_get("content_id")?,
-                    inline: a.try_get::<i64, _>("inline")? != 0,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            let attachments = {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .context("Cannot reach the state database")?;
+                version_attachments(&mut conn, version_id).await?
+            };
             let notes: String = v.try_get("notes")?;
             versions.push(VersionInfo {
                 number: v.try_get("number")?,
@@ -556,6 +544,33 @@ pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_string())
         .unwrap_or_else(|_| format!("@{ms}ms"))
+}
+
+/// The attachments of a ticket version, in order.
+pub async fn version_attachments(
+    conn: &mut AnyConnection,
+    version_id: i64,
+) -> Result<Vec<Attachment>> {
+    sqlx::query(
+        "SELECT filename, content_type, size, sha256, content_id, inline
+         FROM attachments WHERE version_id = $1 ORDER BY position",
+    )
+    .bind(version_id)
+    .fetch_all(conn)
+    .await
+    .context("Cannot read attachments")?
+    .iter()
+    .map(|a| {
+        Ok(Attachment {
+            filename: a.try_get("filename")?,
+            content_type: a.try_get("content_type")?,
+            size: a.try_get("size")?,
+            sha256: a.try_get("sha256")?,
+            content_id: a.try_get("content_id")?,
+            inline: a.try_get::<i64, _>("inline")? != 0,
+        })
+    })
+    .collect()
 }
 
 /// Records where a mailbox has been read up to.

@@ -133,6 +133,30 @@ pub struct Version {
     pub attachments: Vec<Attachment>,
 }
 
+impl Version {
+    /// The version after `self` from a reply: its text (when there is any)
+    /// and files (when there are any) replace this version's.
+    fn next(self, text: &str, notes: &[String], attachments: &[Attachment]) -> Version {
+        let text = text.trim();
+        let (body_html, body_text) = if text.is_empty() {
+            (self.body_html, self.body_text)
+        } else {
+            (crate::content::html::text_to_html(text), text.to_string())
+        };
+        Version {
+            number: self.number + 1,
+            body_html,
+            body_text,
+            notes: notes.to_vec(),
+            attachments: if attachments.is_empty() {
+                self.attachments
+            } else {
+                attachments.to_vec()
+            },
+        }
+    }
+}
+
 /// Formats a ticket code: `BBT-2026-0042`.
 pub fn ticket_code(prefix: &str, year: i16, seq: i64) -> String {
     format!("{prefix}-{year}-{seq:04}")
@@ -440,26 +464,7 @@ pub async fn latest_version(conn: &mut AnyConnection, ticket_id: i64) -> Result<
     .await
     .context("Cannot load the ticket's article")?;
     let version_id: i64 = v.try_get("id")?;
-    let attachments = sqlx::query(
-        "SELECT filename, content_type, size, sha256, content_id, inline FROM attachments
-         WHERE version_id = $1 ORDER BY position",
-    )
-    .bind(version_id)
-    .fetch_all(&mut *conn)
-    .await
-    .context("Cannot load attachments")?
-    .iter()
-    .map(|a| {
-        Ok(Attachment {
-            filename: a.try_get("filename")?,
-            content_type: a.try_get("content_type")?,
-            size: a.try_get("size")?,
-            sha256: a.try_get("sha256")?,
-            content_id: a.try_get("content_id")?,
-            inline: a.try_get::<i64, _>("inline")? != 0,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let attachments = crate::store::version_attachments(conn, version_id).await?;
     let notes: String = v.try_get("notes")?;
     Ok(Version {
         number: v.try_get("number")?,
@@ -482,9 +487,7 @@ pub struct Reply<'a> {
     /// In-Reply-To and References.
     pub references: &'a [String],
     pub auth_results: &'a [String],
-    /// The reply's own article, for a new version.
-    pub body_html: &'a str,
-    pub body_text: &'a str,
+    /// What reading the reply noticed, and its files: for a new version.
     pub notes: &'a [String],
     pub attachments: &'a [Attachment],
 }
@@ -856,30 +859,12 @@ async fn edited_version(
         .skip(1)
         .collect::<Vec<_>>()
         .join("\n");
-    let edited_text = edited_text.trim();
-    if edited_text.is_empty() && reply.attachments.is_empty() {
+    if edited_text.trim().is_empty() && reply.attachments.is_empty() {
         return Ok(None);
     }
-    let previous = latest_version(conn, t.id).await?;
-    let v = Version {
-        number: previous.number + 1,
-        body_html: if edited_text.is_empty() {
-            previous.body_html.clone()
-        } else {
-            crate::content::html::text_to_html(edited_text)
-        },
-        body_text: if edited_text.is_empty() {
-            previous.body_text.clone()
-        } else {
-            edited_text.to_string()
-        },
-        notes: reply.notes.to_vec(),
-        attachments: if reply.attachments.is_empty() {
-            previous.attachments.clone()
-        } else {
-            reply.attachments.to_vec()
-        },
-    };
+    let v = latest_version(conn, t.id)
+        .await?
+        .next(&edited_text, reply.notes, reply.attachments);
     add_version(conn, t.id, reply.message, &v, now).await?;
     Ok(Some(v))
 }
@@ -951,29 +936,11 @@ async fn new_version(
         }
         return Ok(ReplyOutcome::Denied(reason.into()));
     };
-    let previous = latest_version(conn, t.id).await?;
-    // The new text is the new body unless the sender only attached files.
-    let text = if reply.new_text.trim().is_empty() {
-        previous.body_text.clone()
-    } else {
-        reply.body_text.to_string()
-    };
-    let html = if reply.new_text.trim().is_empty() {
-        previous.body_html.clone()
-    } else {
-        reply.body_html.to_string()
-    };
-    let v = Version {
-        number: previous.number + 1,
-        body_html: html,
-        body_text: text,
-        notes: reply.notes.to_vec(),
-        attachments: if reply.attachments.is_empty() {
-            previous.attachments
-        } else {
-            reply.attachments.to_vec()
-        },
-    };
+    // The new text (without the quoted request) is the new body, unless the
+    // sender only attached files.
+    let v = latest_version(conn, t.id)
+        .await?
+        .next(reply.new_text, reply.notes, reply.attachments);
     add_version(conn, t.id, reply.message, &v, now).await?;
     t.state = t.changes_stage.clone();
     save_ticket(conn, t, now, reply.from, false).await?;

@@ -647,3 +647,69 @@ async fn outbox_waits_for_smtp_and_sends_once() {
     assert_eq!(private.count_subject(&p.ctv, "Đã nhận bài"), 3);
     assert_eq!(private.count_subject(&p.deputy, "Cần duyệt"), 3);
 }
+
+/// Automatic answers to one address are capped per hour (a loop guard);
+/// notifications to reviewers are not. Mail carries the board's signature.
+#[tokio::test]
+async fn automatic_answers_are_capped_per_recipient() {
+    let md = tempfile::tempdir().unwrap();
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(md.path().join(sub)).unwrap();
+    }
+    let drop_dir = tempfile::tempdir().unwrap();
+    let b = Board::with_members(
+        "bbt@example.test",
+        Mailbox::Maildir(md.path().to_path_buf()),
+        None,
+        &members(&[("Hoàng Minh Đức", "truongban@example.test", "head")]),
+        &format!(
+            "[maildrop]\npath = \"{}\"\n\n[review]\nauto_reply_limit = 2\n",
+            drop_dir.path().display()
+        ),
+    );
+    b.set(
+        "board",
+        "signature = \"Ban biên tập xã Ea Sô\\nĐiện thoại: 0262 000 000\"",
+    );
+    for i in 0..3 {
+        let raw = article(
+            "robot@sink.example.test",
+            "bbt@example.test",
+            &format!("Tin số {i}"),
+            "Nội dung.",
+        );
+        std::fs::write(md.path().join("new").join(format!("{i}.host")), raw).unwrap();
+    }
+    let out = b.cli(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.tickets().await.len(), 3);
+    let mails: Vec<Mail> = std::fs::read_dir(drop_dir.path())
+        .unwrap()
+        .map(|e| Mail::parse(&std::fs::read(e.unwrap().path()).unwrap()))
+        .collect();
+    let receipts: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.contains("Đã nhận bài"))
+        .collect();
+    assert_eq!(receipts.len(), 2, "the third receipt is held back");
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.subject.contains("Cần duyệt"))
+            .count(),
+        3
+    );
+    assert!(
+        receipts[0]
+            .text
+            .trim_end()
+            .ends_with("Ban biên tập xã Ea Sô\nĐiện thoại: 0262 000 000"),
+        "{}",
+        receipts[0].text
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("automatic answer held back"));
+}

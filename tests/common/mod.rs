@@ -712,7 +712,10 @@ impl Mail {
             auto_submitted: msg
                 .header_raw("Auto-Submitted")
                 .map(|v| v.trim().to_string()),
-            text: msg.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
+            text: msg
+                .body_text(0)
+                .map(|t| t.replace("\r\n", "\n"))
+                .unwrap_or_default(),
             html: msg
                 .html_bodies()
                 .find(|p| matches!(p.body, mail_parser::PartType::Html(_)))
