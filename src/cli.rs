@@ -15,12 +15,14 @@ use serde::Serialize;
 use crate::classify::{self, Class};
 use crate::config::{self, Config, Source};
 use crate::content::{self, reply};
-use crate::ingest::{self, Pipeline, import};
+use crate::ingest::{self, Pipeline, Wake, import};
 use crate::net::Shutdown;
 use crate::outbound::{self, Outbox};
+use crate::schedule::calendar::Calendar;
+use crate::schedule::reminders::Scheduler;
+use crate::schedule::{Clock, SystemClock};
 use crate::store::{Archive, Store, TicketSummary};
 use crate::workflow::auth::ReplyKey;
-use tokio::sync::Notify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +62,13 @@ pub enum Command {
     /// Look at outgoing mail and send it again.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Print a year's days off (weekends aside), to check against the
+    /// government's announcement.
+    Calendar {
+        year: i16,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,9 +91,13 @@ pub enum OutboxCommand {
 pub enum TicketsCommand {
     /// List tickets, newest first.
     List {
-        /// Only tickets in this state (received, reviewing, approved, ...).
-        #[arg(long)]
+        /// Only tickets in this state (editing, reviewing, needs_changes, approved, rejected).
+        #[arg(long, conflicts_with = "overdue")]
         state: Option<String>,
+        /// Only late tickets: past the approval deadline (R6) or approved and
+        /// past the publication deadline (R14).
+        #[arg(long)]
+        overdue: bool,
         #[arg(long, default_value_t = 100)]
         limit: i64,
         #[arg(long)]
@@ -166,9 +179,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Run { once } => run(config, once).await,
-        Command::Tickets(TicketsCommand::List { state, limit, json }) => {
-            list(&config, state.as_deref(), limit, json).await
-        }
+        Command::Tickets(TicketsCommand::List {
+            state,
+            overdue,
+            limit,
+            json,
+        }) => list(&config, state.as_deref(), overdue, limit, json).await,
+        Command::Calendar { year, json } => calendar(&config, year, json),
         Command::Tickets(TicketsCommand::Show { code, json }) => show(&config, &code, json).await,
         Command::Import(args) => import_backlog(config, args).await,
         Command::Outbox(cmd) => outbox_command(&config, cmd).await,
@@ -229,25 +246,51 @@ fn describe(c: &Config) -> String {
     )
 }
 
-/// The parts a running board needs: pipeline, outbox worker, shared store.
-async fn open_board(config: Config) -> Result<(Pipeline, Outbox)> {
+/// The parts of a running board.
+struct Board {
+    pipeline: Pipeline,
+    outbox: Outbox,
+    scheduler: Scheduler,
+}
+
+async fn open_board(config: Config) -> Result<Board> {
     let config = Arc::new(config);
     let store = Store::open(&config.database.url).await?;
     let archive = Archive::open(&config.storage.state_dir.join("archive"))?;
     let key = ReplyKey::load_or_create(&config.storage.state_dir)?;
-    let wake = Arc::new(Notify::new());
+    let calendar = Arc::new(Calendar::new(
+        config.board.time_zone.clone(),
+        config.calendar.clone(),
+    ));
+    let wake = Wake::default();
     let outbox = Outbox::new(
         Arc::clone(&config),
         store.clone(),
         archive.clone(),
-        Arc::clone(&wake),
+        Arc::clone(&wake.outbox),
     )?;
-    Ok((Pipeline::new(config, store, archive, key, wake), outbox))
+    let scheduler = Scheduler::new(
+        Arc::clone(&config),
+        Arc::clone(&calendar),
+        store.clone(),
+        Arc::new(SystemClock),
+        Arc::clone(&wake.scheduler),
+        Arc::clone(&wake.outbox),
+    );
+    Ok(Board {
+        pipeline: Pipeline::new(config, store, archive, key, calendar, wake),
+        outbox,
+        scheduler,
+    })
 }
 
 async fn run(config: Config, once: bool) -> Result<()> {
     let source = config.source.clone();
-    let (pipeline, outbox) = open_board(config).await?;
+    let Board {
+        pipeline,
+        outbox,
+        scheduler,
+    } = open_board(config).await?;
     let (trigger, shutdown) = Shutdown::new();
     let trigger = Arc::new(trigger);
     let on_signal = Arc::clone(&trigger);
@@ -263,8 +306,11 @@ async fn run(config: Config, once: bool) -> Result<()> {
             Source::Maildir(md) => ingest::maildir::run(&pipeline, md, &shutdown, once).await,
         };
         if once {
-            // Everything read is committed; send what it caused, then stop.
+            // Everything read is committed; remind what is due, send what
+            // it all caused, then stop.
+            let reminded = scheduler.round(SystemClock.now()).await;
             let sent = outbox.send_due(None).await;
+            reminded?;
             trigger.trigger();
             sent?;
         } else {
@@ -274,11 +320,19 @@ async fn run(config: Config, once: bool) -> Result<()> {
         }
         result
     };
-    let (result, ()) = tokio::join!(read_mail, async {
-        if !once {
-            outbox.run(&shutdown).await;
+    let (result, (), ()) = tokio::join!(
+        read_mail,
+        async {
+            if !once {
+                outbox.run(&shutdown).await;
+            }
+        },
+        async {
+            if !once {
+                scheduler.run(&shutdown).await;
+            }
         }
-    });
+    );
     pipeline.store().close().await;
     result
 }
@@ -314,9 +368,21 @@ fn local_time(config: &Config, ms: i64) -> String {
         .unwrap_or_default()
 }
 
-async fn list(config: &Config, state: Option<&str>, limit: i64, json: bool) -> Result<()> {
+async fn list(
+    config: &Config,
+    state: Option<&str>,
+    overdue: bool,
+    limit: i64,
+    json: bool,
+) -> Result<()> {
     let store = Store::open(&config.database.url).await?;
-    let tickets = store.list_tickets(state, limit).await?;
+    let tickets = if overdue {
+        store
+            .overdue_tickets(jiff::Timestamp::now().as_millisecond(), limit)
+            .await?
+    } else {
+        store.list_tickets(state, limit).await?
+    };
     store.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&tickets)?);
@@ -327,8 +393,8 @@ async fn list(config: &Config, state: Option<&str>, limit: i64, json: bool) -> R
         return Ok(());
     }
     println!(
-        "{:<15} {:<10} {:<16} {:<16} {:>3}  {:<28} TITLE",
-        "CODE", "STATE", "RECEIVED", "DUE", "ATT", "SENDER"
+        "{:<15} {:<13} {:<16} {:<16} {:<22} {:>3}  {:<28} TITLE",
+        "CODE", "STATE", "RECEIVED", "DUE", "LEFT", "ATT", "SENDER"
     );
     for t in &tickets {
         println!("{}", ticket_line(config, t));
@@ -342,16 +408,76 @@ fn ticket_line(config: &Config, t: &TicketSummary) -> String {
     } else {
         format!("{} (ngoài)", t.sender)
     };
+    let now = jiff::Timestamp::now();
+    // What the ticket is late for, or how long is left.
+    let left = match t.state.as_str() {
+        "editing" | "reviewing" | "needs_changes" => {
+            jiff::Timestamp::from_millisecond(t.due_ms).ok()
+        }
+        "approved" => t
+            .publish_due_ms
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+        _ => None,
+    }
+    .map(|due| crate::schedule::time_left_vi(due, now))
+    .unwrap_or_default();
     format!(
-        "{:<15} {:<10} {:<16} {:<16} {:>3}  {:<28} {}",
+        "{:<15} {:<13} {:<16} {:<16} {:<22} {:>3}  {:<28} {}",
         t.code,
         t.state,
         local_time(config, t.received_ms),
         local_time(config, t.due_ms),
+        left,
         t.attachments,
         crate::text::truncate_chars(&sender, 28),
         crate::text::truncate_chars(&t.title, 60)
     )
+}
+
+fn calendar(config: &Config, year: i16, json: bool) -> Result<()> {
+    let cal = Calendar::new(config.board.time_zone.clone(), config.calendar.clone());
+    let days = cal.days_off(year);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&days)?);
+        return Ok(());
+    }
+    const WEEKDAYS: [&str; 7] = [
+        "Thứ Hai",
+        "Thứ Ba",
+        "Thứ Tư",
+        "Thứ Năm",
+        "Thứ Sáu",
+        "Thứ Bảy",
+        "Chủ nhật",
+    ];
+    println!(
+        "Days off in {year} besides Saturdays and Sundays ({}):",
+        config.board.time_zone_name
+    );
+    for d in &days {
+        let weekday = usize::try_from(d.date.weekday().to_monday_zero_offset())
+            .ok()
+            .and_then(|i| WEEKDAYS.get(i))
+            .copied()
+            .unwrap_or_default();
+        println!("  {}  {:<9} {}", d.date, weekday, d.reason);
+    }
+    let make_up: Vec<String> = config
+        .calendar
+        .working_days
+        .iter()
+        .filter(|d| d.year() == year)
+        .map(|d| d.to_string())
+        .collect();
+    if !make_up.is_empty() {
+        println!("Make-up working days: {}", make_up.join(", "));
+    }
+    println!(
+        "{} days off; configure others with [calendar] in {}",
+        days.len(),
+        config.path.display()
+    );
+    Ok(())
 }
 
 async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
@@ -393,10 +519,66 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
         local_time(config, s.received_ms),
         s.channel
     );
+    let now = jiff::Timestamp::now();
+    let pending = matches!(s.state.as_str(), "editing" | "reviewing" | "needs_changes");
+    let left = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| crate::schedule::time_left_vi(t, now))
+            .unwrap_or_default()
+    };
     println!(
-        "due:      {} (approval limit, R6)",
-        local_time(config, s.due_ms)
+        "due:      {} (approval limit, R6){}",
+        local_time(config, s.due_ms),
+        if pending {
+            format!(": {}", left(s.due_ms))
+        } else {
+            String::new()
+        }
     );
+    if let Some(kind) = crate::schedule::ItemKind::parse(&s.kind) {
+        let publish = s.publish_due_ms.map(|ms| {
+            format!(
+                ", publish by {}{}",
+                local_time(config, ms),
+                if s.state == "approved" {
+                    format!(" ({})", left(ms))
+                } else {
+                    String::new()
+                }
+            )
+        });
+        println!(
+            "kind:     {}{}{} (R14)",
+            kind.title_vi(),
+            if s.event_date.is_empty() {
+                String::new()
+            } else {
+                format!(", event {}", s.event_date)
+            },
+            publish.unwrap_or_default()
+        );
+    }
+    if pending && !s.waiting_for.is_empty() {
+        println!("waiting:  {}", s.waiting_for);
+    }
+    if !s.category.is_empty() || s.reference_news {
+        println!(
+            "category: {}{}",
+            if s.category.is_empty() {
+                "-"
+            } else {
+                &s.category
+            },
+            if s.reference_news {
+                " (reference news, R9)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !s.decision_note.is_empty() {
+        println!("note:     {}", s.decision_note);
+    }
     for v in &d.versions {
         println!(
             "\nversion {} ({}), raw message {}",
@@ -441,7 +623,7 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
 }
 
 async fn import_backlog(config: Config, args: ImportArgs) -> Result<()> {
-    let (pipeline, _outbox) = open_board(config).await?;
+    let Board { pipeline, .. } = open_board(config).await?;
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let summary = match (&args.source.maildir, &args.source.mbox) {
         (Some(dir), _) => import::maildir(&pipeline, dir, progress).await?,

@@ -16,6 +16,9 @@ use serde::Deserialize;
 
 use crate::text;
 
+mod timing;
+pub use timing::{Counting, Deadlines, Reminders};
+
 /// Where `bientap` looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/bientap/bientap.toml";
 /// The board's time zone unless the config names another (R6, DESIGN "Time").
@@ -59,6 +62,9 @@ pub struct Config {
     pub outbound: Outbound,
     pub review: Review,
     pub routes: Vec<Route>,
+    pub calendar: crate::schedule::calendar::Settings,
+    pub deadlines: Deadlines,
+    pub reminders: Reminders,
 }
 
 #[derive(Debug, Clone)]
@@ -415,6 +421,12 @@ struct RawConfig {
     review: RawReview,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    calendar: timing::RawCalendar,
+    #[serde(default)]
+    deadlines: timing::RawDeadlines,
+    #[serde(default)]
+    reminders: timing::RawReminders,
 }
 
 #[derive(Debug, Deserialize)]
@@ -729,6 +741,9 @@ impl RawConfig {
         let outbound = resolve_outbound(self.smtp.as_ref(), self.maildrop.as_ref(), base, problems);
         let review = resolve_review(&self.review, &members, problems);
         let routes = resolve_routes(&self.routes, &members, problems);
+        let calendar = timing::resolve_calendar(&self.calendar, problems);
+        let deadlines = timing::resolve_deadlines(&self.deadlines, problems);
+        let reminders = timing::resolve_reminders(&self.reminders, problems);
         Some(Config {
             path: path.to_path_buf(),
             board: board?,
@@ -739,6 +754,9 @@ impl RawConfig {
             outbound: outbound?,
             review: review?,
             routes,
+            calendar,
+            deadlines,
+            reminders,
         })
     }
 
@@ -1455,6 +1473,31 @@ mod tests {
         );
         assert_eq!(ok.routes[0].tags, vec!["dang".to_string()]);
         assert_eq!(ok.review.default_approver, Approver::Role(Role::Head));
+    }
+
+    #[test]
+    fn calendar_deadlines_and_reminders() {
+        let c = check(&format!(
+            "{MINIMAL}\n[calendar]\nworking_hours = \"08:00-16:30\"\ndays_off = [\"2026-01-02\", {{ date = \"2026-05-04\", reason = \"Nghỉ bù\" }}]\n\
+             working_days = [\"2026-01-10\"]\nnational_day_extra = \"after\"\n[[calendar.tet]]\nyear = 2026\nfirst = \"2026-02-14\"\nlast = \"2026-02-22\"\n\
+             [deadlines]\napproval_counting = \"working\"\n[reminders]\nescalate_after = 2\n"
+        ))
+        .unwrap();
+        assert_eq!(c.calendar.work_start.to_string(), "08:00:00");
+        assert_eq!(c.calendar.days_off.len(), 2);
+        assert_eq!(c.calendar.tet.len(), 1);
+        assert_eq!(c.deadlines.approval_counting, Counting::Working);
+        assert_eq!(c.reminders.escalate_after, 2);
+
+        let err = check(&format!(
+            "{MINIMAL}\n[calendar]\nworking_hours = \"17:00-07:30\"\ndays_off = [\"02/01/2026\"]\n"
+        ))
+        .unwrap_err();
+        let all = err.problems.join("\n");
+        assert!(
+            all.contains("working_hours") && all.contains("YYYY-MM-DD"),
+            "{all}"
+        );
     }
 
     #[test]

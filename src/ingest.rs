@@ -34,7 +34,7 @@ use sqlx::AnyConnection;
 use crate::classify::{self, Class};
 use crate::config::Config;
 use crate::content::{self, reply};
-use crate::schedule;
+use crate::schedule::{self, calendar::Calendar};
 use crate::store::archive::{Archive, Batch};
 use crate::store::{self, Attachment, Store};
 use crate::text;
@@ -173,8 +173,17 @@ pub struct Pipeline {
     store: Store,
     archive: Archive,
     key: ReplyKey,
-    /// Woken after each commit: the outbox worker may have mail to send.
-    outbox: Arc<Notify>,
+    calendar: Arc<Calendar>,
+    /// Woken after each commit: the outbox may have mail to send and the
+    /// scheduler new deadlines.
+    wake: Wake,
+}
+
+/// Who to wake after a commit.
+#[derive(Debug, Clone, Default)]
+pub struct Wake {
+    pub outbox: Arc<Notify>,
+    pub scheduler: Arc<Notify>,
 }
 
 impl Pipeline {
@@ -183,14 +192,16 @@ impl Pipeline {
         store: Store,
         archive: Archive,
         key: ReplyKey,
-        outbox: Arc<Notify>,
+        calendar: Arc<Calendar>,
+        wake: Wake,
     ) -> Self {
         Pipeline {
             config,
             store,
             archive,
             key,
-            outbox,
+            calendar,
+            wake,
         }
     }
 
@@ -246,6 +257,7 @@ impl Pipeline {
         let ctx = Ctx {
             config: &self.config,
             key: &self.key,
+            calendar: &self.calendar,
             now,
         };
         for p in prepared {
@@ -264,7 +276,8 @@ impl Pipeline {
             store::set_mailbox_position(&mut tx, mailbox, *uid_validity, *last_uid).await?;
         }
         tx.commit().await.context("Cannot commit the batch")?;
-        self.outbox.notify_one();
+        self.wake.outbox.notify_one();
+        self.wake.scheduler.notify_one();
         log_outcomes(prepared, &outcomes);
         Ok(outcomes)
     }
@@ -709,15 +722,27 @@ async fn open(
     message_row: i64,
 ) -> Result<Outcome> {
     let config = ctx.config;
-    let tz = &config.board.time_zone;
+    let cal = ctx.calendar;
     let received = Timestamp::from_millisecond(p.arrived_at).unwrap_or(ctx.now);
-    let due = schedule::approval_due(received, tz, config.board.approval_days)?;
+    let due = schedule::approval_due(
+        received,
+        cal,
+        config.board.approval_days,
+        config.deadlines.approval_counting,
+    )?;
+    // R14: the kind from a subject tag, the event's date from the text.
+    let received_day = cal.date_of(received);
+    let kind = schedule::kind_from_subject(&p.subject);
+    let event_date = schedule::event_date_in(&article.body_text, received_day);
+    let publish_due = kind.map(|k| {
+        schedule::publish_due(k, event_date, received_day, cal, &config.deadlines).as_millisecond()
+    });
     let member = config.member(&p.from_addr).filter(|m| m.active);
     let code = workflow::submit(
         conn,
         ctx,
         &NewTicket {
-            year: schedule::local_year(received, tz),
+            year: schedule::local_year(received, cal),
             title: &article.title,
             subject: &p.subject,
             sender_addr: &p.from_addr,
@@ -731,6 +756,9 @@ async fn open(
             channel: "email",
             received_at: received.as_millisecond(),
             due_at: due.as_millisecond(),
+            kind,
+            event_date,
+            publish_due,
             body_html: &article.body_html,
             body_text: &article.body_text,
             notes,

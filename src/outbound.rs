@@ -57,6 +57,14 @@ pub enum Kind {
     Decision,
     /// To a member: their mail changed nothing, and why.
     Explain,
+    /// To a reviewer: a digest of their pending tickets.
+    Remind,
+    /// To the head: tickets overdue beyond the grace period.
+    Escalate,
+    /// The monthly quota reminder (R17).
+    Quota,
+    /// The quarter report reminder (R23).
+    Report,
 }
 
 impl Kind {
@@ -67,6 +75,10 @@ impl Kind {
             Kind::Confirm => "confirm",
             Kind::Decision => "decision",
             Kind::Explain => "explain",
+            Kind::Remind => "remind",
+            Kind::Escalate => "escalate",
+            Kind::Quota => "quota",
+            Kind::Report => "report",
         }
     }
 

@@ -49,40 +49,18 @@ struct Embedded(Backend);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        let files: &[(i64, &str, &str)] = match self.0 {
-            Backend::Sqlite => &[
-                (
-                    1,
-                    "core",
-                    include_str!("../migrations/sqlite/0001_core.sql"),
-                ),
-                (
-                    2,
-                    "review",
-                    include_str!("../migrations/sqlite/0002_review.sql"),
-                ),
-            ],
-            Backend::Postgres => &[
-                (
-                    1,
-                    "core",
-                    include_str!("../migrations/postgres/0001_core.sql"),
-                ),
-                (
-                    2,
-                    "review",
-                    include_str!("../migrations/postgres/0002_review.sql"),
-                ),
-            ],
-        };
-        let migrations = files
+        let migrations = MIGRATIONS
             .iter()
-            .map(|(version, name, sql)| {
+            .map(|(version, name, sqlite, postgres)| {
+                let sql = match self.0 {
+                    Backend::Sqlite => *sqlite,
+                    Backend::Postgres => *postgres,
+                };
                 Migration::new(
                     *version,
                     Cow::Borrowed(*name),
                     MigrationType::Simple,
-                    Cow::Borrowed(*sql),
+                    Cow::Borrowed(sql),
                     false,
                 )
             })
@@ -90,6 +68,28 @@ impl<'s> MigrationSource<'s> for Embedded {
         Box::pin(async move { Ok(migrations) })
     }
 }
+
+/// The schema's history: version, name, SQLite and PostgreSQL dialects.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "core",
+        include_str!("../migrations/sqlite/0001_core.sql"),
+        include_str!("../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        2,
+        "review",
+        include_str!("../migrations/sqlite/0002_review.sql"),
+        include_str!("../migrations/postgres/0002_review.sql"),
+    ),
+    (
+        3,
+        "deadlines",
+        include_str!("../migrations/sqlite/0003_deadlines.sql"),
+        include_str!("../migrations/postgres/0003_deadlines.sql"),
+    ),
+];
 
 impl Store {
     /// Connects to `url`, creating the SQLite file if needed, and brings the
@@ -274,16 +274,41 @@ impl Store {
         state: Option<&str>,
         limit: i64,
     ) -> Result<Vec<TicketSummary>> {
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM tickets t {} ORDER BY t.id DESC LIMIT $1",
-            if state.is_some() {
-                "WHERE t.state = $2"
-            } else {
-                ""
+        self.list_tickets_where(state, None, limit).await
+    }
+
+    /// Tickets late at `now`: waiting for a reviewer past the approval
+    /// deadline (R6), or approved and not published past the publication
+    /// deadline (R14). Uses the (state, due_at) index.
+    pub async fn overdue_tickets(&self, now: i64, limit: i64) -> Result<Vec<TicketSummary>> {
+        self.list_tickets_where(None, Some(now), limit).await
+    }
+
+    async fn list_tickets_where(
+        &self,
+        state: Option<&str>,
+        overdue_at: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TicketSummary>> {
+        let filter = match (state, overdue_at) {
+            (_, Some(_)) => {
+                "WHERE (t.state IN ('editing', 'reviewing') AND t.due_at < $2)
+                    OR (t.state = 'approved' AND t.publish_due IS NOT NULL AND t.publish_due < $2)"
             }
-        );
+            (Some(_), None) => "WHERE t.state = $2",
+            (None, None) => "",
+        };
+        let order = if overdue_at.is_some() {
+            "t.due_at"
+        } else {
+            "t.id DESC"
+        };
+        let sql =
+            format!("SELECT {SUMMARY_COLUMNS} FROM tickets t {filter} ORDER BY {order} LIMIT $1");
         let mut q = sqlx::query(&sql).bind(limit);
-        if let Some(s) = state {
+        if let Some(now) = overdue_at {
+            q = q.bind(now);
+        } else if let Some(s) = state {
             q = q.bind(s);
         }
         let rows = q
@@ -412,6 +437,7 @@ impl Store {
 const SUMMARY_COLUMNS: &str = "t.id, t.code, t.state, t.title, t.sender_addr, t.sender_name, \
      t.sender_member, t.sender_unit, t.channel, t.received_at, t.due_at, \
      t.category, t.assignee_role, t.assignee, t.reference_news, t.decision_note, \
+     t.kind, t.event_date, t.publish_due, \
      (SELECT COUNT(*) FROM attachments a JOIN versions v ON v.id = a.version_id \
       WHERE v.ticket_id = t.id AND v.number = (SELECT MAX(number) FROM versions WHERE ticket_id = t.id)) AS attachment_count";
 
@@ -440,6 +466,15 @@ pub struct TicketSummary {
     pub reference_news: bool,
     /// The rejection reason or the change request.
     pub decision_note: String,
+    /// Kind of item for the publication limit (R14): news, document,
+    /// conference, answer; empty when unknown.
+    pub kind: String,
+    /// Date of the event (or signing), YYYY-MM-DD; empty when unknown.
+    pub event_date: String,
+    /// Publication deadline (R14), RFC 3339, when the kind is known.
+    pub publish_due: Option<String>,
+    #[serde(skip)]
+    pub publish_due_ms: Option<i64>,
     #[serde(skip)]
     pub received_ms: i64,
     #[serde(skip)]
@@ -473,6 +508,10 @@ impl TicketSummary {
             },
             reference_news: r.try_get::<i64, _>("reference_news")? != 0,
             decision_note: r.try_get("decision_note")?,
+            kind: r.try_get("kind")?,
+            event_date: r.try_get("event_date")?,
+            publish_due: r.try_get::<Option<i64>, _>("publish_due")?.map(rfc3339),
+            publish_due_ms: r.try_get("publish_due")?,
             received_ms,
             due_ms,
         })

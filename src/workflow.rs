@@ -31,6 +31,8 @@ use self::auth::ReplyKey;
 use self::commands::Command;
 use self::notices::Answering;
 use crate::config::{Approver, Config, Member, Role};
+use crate::schedule::calendar::Calendar;
+use crate::schedule::{self, ItemKind, reminders};
 use crate::store::Attachment;
 
 /// A ticket's state, as stored.
@@ -63,6 +65,7 @@ pub mod event {
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub key: &'a ReplyKey,
+    pub calendar: &'a Calendar,
     pub now: Timestamp,
 }
 
@@ -80,6 +83,10 @@ pub struct NewTicket<'a> {
     pub channel: &'a str,
     pub received_at: i64,
     pub due_at: i64,
+    /// Kind of item and its publication deadline (R14), when known.
+    pub kind: Option<ItemKind>,
+    pub event_date: Option<jiff::civil::Date>,
+    pub publish_due: Option<i64>,
     pub body_html: &'a str,
     pub body_text: &'a str,
     pub notes: &'a [String],
@@ -109,6 +116,11 @@ pub struct Ticket {
     pub changes_stage: String,
     pub reference_news: bool,
     pub decision_note: String,
+    pub kind: String,
+    pub event_date: String,
+    pub publish_due: Option<i64>,
+    pub alert_step: i64,
+    pub escalated: bool,
 }
 
 impl Ticket {
@@ -237,11 +249,16 @@ pub async fn submit(
         (state::REVIEWING, assignment(&route_approver))
     };
 
+    // Reminders start at the first one still ahead (R6).
+    let due = Timestamp::from_millisecond(new.due_at).unwrap_or(ctx.now);
+    let step = reminders::initial_step(ctx.calendar, &config.reminders, due, ctx.now);
+    let next_alert = reminders::next_alert(ctx.calendar, &config.reminders, due, step, false);
+
     let ticket_id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (code, state, title, sender_addr, sender_name, sender_member, sender_unit, channel,
              received_at, due_at, first_message, created_at, updated_at, category, assignee_role, assignee,
-             route_approver)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)
+             route_approver, kind, event_date, publish_due, alert_step, next_alert_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          RETURNING id",
     )
     .bind(&code)
@@ -260,6 +277,11 @@ pub async fn submit(
     .bind(&assignee_role)
     .bind(&assignee)
     .bind(&route_approver)
+    .bind(new.kind.map_or("", ItemKind::as_str))
+    .bind(new.event_date.map(|d| d.to_string()).unwrap_or_default())
+    .bind(new.publish_due)
+    .bind(step)
+    .bind(next_alert.map(|a| a.at().as_millisecond()))
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("Cannot create ticket {code}"))?;
@@ -426,7 +448,8 @@ pub async fn ticket_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i6
 pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
     let r = sqlx::query(
         "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, received_at, due_at,
-                category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note
+                category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
+                kind, event_date, publish_due, alert_step, escalated
          FROM tickets WHERE id = $1",
     )
     .bind(id)
@@ -451,6 +474,11 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         changes_stage: r.try_get("changes_stage")?,
         reference_news: r.try_get::<i64, _>("reference_news")? != 0,
         decision_note: r.try_get("decision_note")?,
+        kind: r.try_get("kind")?,
+        event_date: r.try_get("event_date")?,
+        publish_due: r.try_get("publish_due")?,
+        alert_step: r.try_get("alert_step")?,
+        escalated: r.try_get::<i64, _>("escalated")? != 0,
     })
 }
 
@@ -712,6 +740,15 @@ async fn apply(
                 t.category = c.clone();
             }
             t.reference_news = opts.reference_news;
+            if let Some(k) = opts.kind {
+                t.kind = k.as_str().to_string();
+            }
+            if let Some(d) = opts.event_date {
+                t.event_date = d.to_string();
+            }
+            if opts.kind.is_some() || opts.event_date.is_some() {
+                t.publish_due = publication_due(ctx, t);
+            }
             t.state = state::APPROVED.into();
             let mut detail = Vec::new();
             if !t.category.is_empty() {
@@ -719,6 +756,12 @@ async fn apply(
             }
             if t.reference_news {
                 detail.push("tin tham khảo".into());
+            }
+            if let Some(k) = ItemKind::parse(&t.kind) {
+                detail.push(format!("loại: {}", k.title_vi()));
+            }
+            if !t.event_date.is_empty() {
+                detail.push(format!("ngày sự kiện: {}", t.event_date));
             }
             if !opts.note.is_empty() {
                 detail.push(opts.note.clone());
@@ -801,8 +844,8 @@ async fn apply(
     };
     save_ticket(
         conn,
+        ctx,
         t,
-        now,
         reply.from,
         matches!(command, Command::Approve(_) | Command::Reject { .. }),
     )
@@ -843,6 +886,19 @@ async fn apply(
     Ok(ReplyOutcome::Applied(command.label().to_string()))
 }
 
+/// A ticket's publication deadline (R14) from its kind and event date.
+fn publication_due(ctx: &Ctx<'_>, t: &Ticket) -> Option<i64> {
+    let kind = ItemKind::parse(&t.kind)?;
+    let received = ctx
+        .calendar
+        .date_of(Timestamp::from_millisecond(t.received_at).ok()?);
+    let event = t.event_date.parse().ok();
+    Some(
+        schedule::publish_due(kind, event, received, ctx.calendar, &ctx.config.deadlines)
+            .as_millisecond(),
+    )
+}
+
 /// With CHUYỂN DUYỆT the secretariat may send an edited version: the text
 /// after the command line and the files attached to the reply. Files not
 /// replaced are carried over.
@@ -871,17 +927,34 @@ async fn edited_version(
 
 async fn save_ticket(
     conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
     t: &Ticket,
-    now: i64,
     by: &str,
     decided: bool,
 ) -> Result<()> {
+    let now = ctx.now.as_millisecond();
+    // Reminders run while the ticket waits for a reviewer; they stop while
+    // it waits for the sender and once it is decided.
+    let next_alert = if [state::EDITING, state::REVIEWING].contains(&t.state.as_str()) {
+        let due = Timestamp::from_millisecond(t.due_at).unwrap_or(ctx.now);
+        reminders::next_alert(
+            ctx.calendar,
+            &ctx.config.reminders,
+            due,
+            t.alert_step,
+            t.escalated,
+        )
+        .map(|a| a.at().as_millisecond())
+    } else {
+        None
+    };
     sqlx::query(
         "UPDATE tickets SET state = $1, category = $2, assignee_role = $3, assignee = $4, changes_stage = $5,
              reference_news = $6, decision_note = $7, updated_at = $8,
              decided_at = CASE WHEN $9 = 1 THEN $8 ELSE decided_at END,
-             decided_by = CASE WHEN $9 = 1 THEN $10 ELSE decided_by END
-         WHERE id = $11",
+             decided_by = CASE WHEN $9 = 1 THEN $10 ELSE decided_by END,
+             next_alert_at = $11, kind = $12, event_date = $13, publish_due = $14
+         WHERE id = $15",
     )
     .bind(&t.state)
     .bind(&t.category)
@@ -893,6 +966,10 @@ async fn save_ticket(
     .bind(now)
     .bind(i64::from(decided))
     .bind(by)
+    .bind(next_alert)
+    .bind(&t.kind)
+    .bind(&t.event_date)
+    .bind(t.publish_due)
     .bind(t.id)
     .execute(conn)
     .await
@@ -943,7 +1020,7 @@ async fn new_version(
         .next(reply.new_text, reply.notes, reply.attachments);
     add_version(conn, t.id, reply.message, &v, now).await?;
     t.state = t.changes_stage.clone();
-    save_ticket(conn, t, now, reply.from, false).await?;
+    save_ticket(conn, ctx, t, reply.from, false).await?;
     add_event(
         conn,
         t.id,

@@ -26,6 +26,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/version_received.txt"),
     ),
     ("explain.txt", include_str!("templates/explain.txt")),
+    ("remind.txt", include_str!("templates/remind.txt")),
+    ("escalate.txt", include_str!("templates/escalate.txt")),
+    ("quota.txt", include_str!("templates/quota.txt")),
+    ("quota_head.txt", include_str!("templates/quota_head.txt")),
+    ("quarter.txt", include_str!("templates/quarter.txt")),
 ];
 
 /// A rendered mail: subject and plain-text body.

@@ -13,6 +13,9 @@
 //! Matching happens on the ASCII-folded text; the reason or request keeps
 //! the writer's own spelling.
 
+use jiff::civil::Date;
+
+use crate::schedule::ItemKind;
 use crate::text::fold_ascii;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,10 @@ impl Command {
 pub struct ApproveOptions {
     pub category: Option<String>,
     pub reference_news: bool,
+    /// `loại: <tin | văn bản | hội nghị | hỏi đáp>` (R14).
+    pub kind: Option<ItemKind>,
+    /// `ngày: DD/MM/YYYY`: the event's (or signing's) date (R14).
+    pub event_date: Option<Date>,
     /// Words on the approve line that are not options.
     pub note: String,
 }
@@ -185,6 +192,22 @@ fn approve_options(rest: &str) -> ApproveOptions {
             opts.reference_news = true;
         } else if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
             opts.category = Some(inner.trim().to_string());
+        } else if let Some(value) = ["loai", "kind"]
+            .iter()
+            .find_map(|p| option_value(part, &folded, p))
+        {
+            match ItemKind::from_word(&value) {
+                Some(k) => opts.kind = Some(k),
+                None => notes.push(part),
+            }
+        } else if let Some(value) = ["ngay su kien", "ngay ky", "ngay", "date"]
+            .iter()
+            .find_map(|p| option_value(part, &folded, p))
+        {
+            match parse_dmy(&value) {
+                Some(d) => opts.event_date = Some(d),
+                None => notes.push(part),
+            }
         } else if let Some(prefix) = ["chuyen muc", "category", "muc"]
             .iter()
             .find(|p| folded.starts_with(*p))
@@ -208,6 +231,33 @@ fn approve_options(rest: &str) -> ApproveOptions {
     }
     opts.note = notes.join(", ");
     opts
+}
+
+/// The value of an option written `<name>: <value>` (or `<name> <value>`).
+fn option_value(part: &str, folded: &str, name: &str) -> Option<String> {
+    let rest = folded.strip_prefix(name)?;
+    if !rest.starts_with([':', ' ']) {
+        return None;
+    }
+    let (_, offsets) = fold_with_offsets(part);
+    let start = offsets
+        .get(name.chars().count())
+        .copied()
+        .unwrap_or(part.len());
+    let value = part.get(start..)?.trim_start_matches([':', ' ']).trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// A date written DD/MM/YYYY (or with - or .).
+fn parse_dmy(s: &str) -> Option<Date> {
+    let parts: Vec<i16> = s
+        .split(['/', '-', '.'])
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    let [d, m, y] = parts.as_slice() else {
+        return None;
+    };
+    Date::new(*y, i8::try_from(*m).ok()?, i8::try_from(*d).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -241,7 +291,16 @@ mod tests {
             Command::Approve(ApproveOptions {
                 category: Some("Kinh tế - Xã hội".into()),
                 reference_news: true,
-                note: String::new()
+                ..ApproveOptions::default()
+            })
+        );
+        let c = parse("DUYỆT, loại: văn bản, ngày: 20/11/2026").unwrap();
+        assert_eq!(
+            c,
+            Command::Approve(ApproveOptions {
+                kind: Some(ItemKind::Document),
+                event_date: Some(jiff::civil::date(2026, 11, 20)),
+                ..ApproveOptions::default()
             })
         );
         let c = parse("duyet [Đảng]").unwrap();

@@ -58,7 +58,8 @@ fn file_lines<'a>(files: impl Iterator<Item = &'a Attachment>) -> minijinja::Val
     minijinja::Value::from(minijinja::value::Serde(lines))
 }
 
-fn signature(config: &Config) -> String {
+/// The closing lines of our mail.
+pub fn signature(config: &Config) -> String {
     if config.board.signature.is_empty() {
         config.board.name.clone()
     } else {
