@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::classify::{self, Class};
 use crate::config::{self, Config, Source};
 use crate::content::{self, reply};
-use crate::ingest::{self, Pipeline, Wake, import};
+use crate::ingest::{self, Pipeline, PipelineParts, Wake, import};
 use crate::net::Shutdown;
 use crate::outbound::{self, Outbox};
 use crate::schedule::calendar::Calendar;
@@ -278,7 +278,15 @@ async fn open_board(config: Config) -> Result<Board> {
         Arc::clone(&wake.outbox),
     );
     Ok(Board {
-        pipeline: Pipeline::new(config, store, archive, key, calendar, wake),
+        pipeline: Pipeline::new(PipelineParts {
+            config,
+            store,
+            archive,
+            key,
+            calendar,
+            clock: Arc::new(SystemClock),
+            wake,
+        }),
         outbox,
         scheduler,
     })

@@ -34,7 +34,7 @@ use sqlx::AnyConnection;
 use crate::classify::{self, Class};
 use crate::config::Config;
 use crate::content::{self, reply};
-use crate::schedule::{self, calendar::Calendar};
+use crate::schedule::{self, Clock, calendar::Calendar};
 use crate::store::archive::{Archive, Batch};
 use crate::store::{self, Attachment, Store};
 use crate::text;
@@ -174,9 +174,22 @@ pub struct Pipeline {
     archive: Archive,
     key: ReplyKey,
     calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
     /// Woken after each commit: the outbox may have mail to send and the
     /// scheduler new deadlines.
     wake: Wake,
+}
+
+/// What a pipeline is built from.
+#[derive(Debug)]
+pub struct PipelineParts {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub archive: Archive,
+    pub key: ReplyKey,
+    pub calendar: Arc<Calendar>,
+    pub clock: Arc<dyn Clock>,
+    pub wake: Wake,
 }
 
 /// Who to wake after a commit.
@@ -187,20 +200,23 @@ pub struct Wake {
 }
 
 impl Pipeline {
-    pub fn new(
-        config: Arc<Config>,
-        store: Store,
-        archive: Archive,
-        key: ReplyKey,
-        calendar: Arc<Calendar>,
-        wake: Wake,
-    ) -> Self {
+    pub fn new(parts: PipelineParts) -> Self {
+        let PipelineParts {
+            config,
+            store,
+            archive,
+            key,
+            calendar,
+            clock,
+            wake,
+        } = parts;
         Pipeline {
             config,
             store,
             archive,
             key,
             calendar,
+            clock,
             wake,
         }
     }
@@ -228,7 +244,7 @@ impl Pipeline {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let config = Arc::clone(&self.config);
         let archive = self.archive.clone();
         let prepared =

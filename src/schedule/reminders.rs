@@ -36,8 +36,8 @@ use crate::workflow::{self, notices, state};
 /// The scheduler looks at the clock at least this often, so a wall-clock
 /// jump is noticed within a minute.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
-/// Due tickets handled per transaction.
-const BATCH: i64 = 500;
+/// Due tickets read per query.
+const BATCH: i64 = 1000;
 /// Tickets listed in one digest.
 const DIGEST_LIMIT: i64 = 50;
 
@@ -100,12 +100,13 @@ pub fn next_alert(
     }
 }
 
-/// Where a new ticket's reminders start: reminders whose time has passed
-/// already (a short deadline) are skipped, so the notification is not
-/// followed at once by a reminder.
+/// Where a new ticket's reminders start: reminders due within the hour
+/// (a short deadline) or already past are skipped, so the notification is
+/// not followed at once by a reminder.
 pub fn initial_step(cal: &Calendar, rem: &Reminders, due: Timestamp, now: Timestamp) -> i64 {
+    let soon = now.checked_add(1.hour()).unwrap_or(now);
     (0..2)
-        .find(|s| remind_at(cal, rem, due, *s).is_none_or(|t| t >= now))
+        .find(|s| remind_at(cal, rem, due, *s).is_none_or(|t| t >= soon))
         .unwrap_or(2)
 }
 
@@ -210,18 +211,8 @@ impl Scheduler {
 
     /// Handles everything due at `now`.
     pub async fn round(&self, now: Timestamp) -> Result<Round> {
-        let mut total = Round::default();
         self.ensure_jobs(now).await?;
-        loop {
-            let r = self.ticket_round(now).await?;
-            let done = r.tickets < usize::try_from(BATCH).unwrap_or(usize::MAX);
-            total.tickets += r.tickets;
-            total.digests += r.digests;
-            total.escalations += r.escalations;
-            if done {
-                break;
-            }
-        }
+        let mut total = self.ticket_round(now).await?;
         total.jobs = self.job_round(now).await?;
         if total.digests + total.escalations > 0 || !total.jobs.is_empty() {
             self.outbox.notify_one();
@@ -233,15 +224,26 @@ impl Scheduler {
         let cfg = &self.config;
         let rem = &cfg.reminders;
         let mut tx = self.store.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, due_at, alert_step, escalated, assignee, assignee_role FROM tickets
-             WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2",
-        )
-        .bind(now.as_millisecond())
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await
-        .context("Cannot read due reminders")?;
+        // Everything due goes into one transaction, so that each reviewer
+        // gets one digest however much piled up.
+        let mut rows = Vec::new();
+        loop {
+            let batch = sqlx::query(
+                "SELECT id, due_at, alert_step, escalated, assignee, assignee_role FROM tickets
+                 WHERE next_alert_at IS NOT NULL AND next_alert_at <= $1 ORDER BY next_alert_at, id LIMIT $2 OFFSET $3",
+            )
+            .bind(now.as_millisecond())
+            .bind(BATCH)
+            .bind(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .context("Cannot read due reminders")?;
+            let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+            rows.extend(batch);
+            if !full {
+                break;
+            }
+        }
         let mut round = Round {
             tickets: rows.len(),
             ..Round::default()
@@ -308,62 +310,63 @@ impl Scheduler {
         now: Timestamp,
     ) -> Result<()> {
         let cfg = &self.config;
-        let roles: Vec<&str> = member.roles.iter().map(|r| r.as_str()).collect();
-        let mut lines = Vec::new();
-        let mut total = 0i64;
-        let mut overdue = 0i64;
-        // Tickets given to the member by name, then to one of their roles.
-        let by_name = sqlx::query(
-            "SELECT code, title, state, due_at FROM tickets WHERE assignee = $1 AND state IN ('editing', 'reviewing')
-             ORDER BY due_at LIMIT $2",
-        )
-        .bind(&member.email)
-        .bind(DIGEST_LIMIT)
-        .fetch_all(&mut *conn)
-        .await
-        .context("Cannot list a reviewer's tickets")?;
-        let mut rows = by_name;
-        for role in roles {
-            let more = sqlx::query(
-                "SELECT code, title, state, due_at FROM tickets WHERE assignee = '' AND assignee_role = $1
-                 AND state IN ('editing', 'reviewing') ORDER BY due_at LIMIT $2",
-            )
-            .bind(role)
-            .bind(DIGEST_LIMIT)
-            .fetch_all(&mut *conn)
-            .await
-            .context("Cannot list a role's tickets")?;
-            rows.extend(more);
-        }
-        let mut tickets: Vec<(i64, String, String, String)> = rows
-            .iter()
-            .map(|r| {
-                Ok((
+        let now_ms = now.as_millisecond();
+        // Tickets given to the member by name, or to one of their roles:
+        // each a range of the (assignee, state, due_at) or (assignee_role,
+        // state, due_at) index.
+        let mut scopes: Vec<(&str, &str)> = vec![("assignee = $1", member.email.as_str())];
+        scopes.extend(
+            member
+                .roles
+                .iter()
+                .map(|r| ("assignee = '' AND assignee_role = $1", r.as_str())),
+        );
+        let (mut total, mut overdue) = (0i64, 0i64);
+        let mut tickets: Vec<(i64, String, String, String)> = Vec::new();
+        for (filter, value) in scopes {
+            let pending = format!("{filter} AND state IN ('editing', 'reviewing')");
+            let count = |extra: &'static str| {
+                format!("SELECT COUNT(*) FROM tickets WHERE {pending}{extra}")
+            };
+            total += sqlx::query_scalar::<_, i64>(&count(""))
+                .bind(value)
+                .fetch_one(&mut *conn)
+                .await
+                .context("Cannot count a reviewer's tickets")?;
+            overdue += sqlx::query_scalar::<_, i64>(&count(" AND due_at < $2"))
+                .bind(value)
+                .bind(now_ms)
+                .fetch_one(&mut *conn)
+                .await
+                .context("Cannot count a reviewer's late tickets")?;
+            let rows = sqlx::query(&format!("SELECT code, title, state, due_at FROM tickets WHERE {pending} ORDER BY due_at LIMIT $2"))
+                .bind(value)
+                .bind(DIGEST_LIMIT)
+                .fetch_all(&mut *conn)
+                .await
+                .context("Cannot list a reviewer's tickets")?;
+            for r in &rows {
+                tickets.push((
                     r.try_get("due_at")?,
                     r.try_get("code")?,
                     r.try_get("title")?,
                     r.try_get("state")?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        tickets.sort();
-        tickets.dedup_by(|a, b| a.1 == b.1);
-        for (due, code, title, st) in &tickets {
-            total += 1;
-            if *due < now.as_millisecond() {
-                overdue += 1;
-            }
-            if lines.len() < usize::try_from(DIGEST_LIMIT).unwrap_or(0) {
-                lines.push(Line {
-                    code: code.clone(),
-                    title: title.clone(),
-                    stage: notices::state_vi(st).to_string(),
-                    waiting: String::new(),
-                    due: vi_time(*due, self.calendar.time_zone()),
-                    left: time_left_vi(Timestamp::from_millisecond(*due).unwrap_or(now), now),
-                });
+                ));
             }
         }
+        tickets.sort();
+        let lines: Vec<Line> = tickets
+            .iter()
+            .take(usize::try_from(DIGEST_LIMIT).unwrap_or(0))
+            .map(|(due, code, title, st)| Line {
+                code: code.clone(),
+                title: title.clone(),
+                stage: notices::state_vi(st).to_string(),
+                waiting: String::new(),
+                due: vi_time(*due, self.calendar.time_zone()),
+                left: time_left_vi(Timestamp::from_millisecond(*due).unwrap_or(now), now),
+            })
+            .collect();
         if lines.is_empty() {
             return Ok(());
         }
@@ -372,6 +375,7 @@ impl Scheduler {
             name => &member.name,
             approval_days => &cfg.board.approval_days,
             tickets => minijinja::Value::from(minijinja::value::Serde(&lines)),
+            total => total,
             overdue => overdue,
             more => (total - i64::try_from(lines.len()).unwrap_or(0)).max(0),
             signature => notices::signature(cfg),
