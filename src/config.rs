@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::text;
 
 mod timing;
-pub use timing::{Counting, Deadlines, Reminders};
+pub use timing::{Counting, Deadlines, PublishMode, Reminders, Site};
 
 /// Where `bientap` looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/bientap/bientap.toml";
@@ -65,6 +65,8 @@ pub struct Config {
     pub calendar: crate::schedule::calendar::Settings,
     pub deadlines: Deadlines,
     pub reminders: Reminders,
+    /// The portal; `None` when the board does not publish through bientap.
+    pub site: Option<Site>,
 }
 
 #[derive(Debug, Clone)]
@@ -427,6 +429,7 @@ struct RawConfig {
     deadlines: timing::RawDeadlines,
     #[serde(default)]
     reminders: timing::RawReminders,
+    site: Option<timing::RawSite>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -609,7 +612,7 @@ fn parse_interval(key: &str, iv: &Interval, problems: &mut Vec<String>) -> Optio
 
 /// Resolves a path from the file: absolute as is, relative to `base`
 /// (the config file's directory), with `.` and `..` folded away.
-fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+pub(crate) fn resolve_path(base: &Path, p: &Path) -> PathBuf {
     use std::path::Component;
     let joined = if p.is_absolute() {
         p.to_path_buf()
@@ -744,6 +747,10 @@ impl RawConfig {
         let calendar = timing::resolve_calendar(&self.calendar, problems);
         let deadlines = timing::resolve_deadlines(&self.deadlines, problems);
         let reminders = timing::resolve_reminders(&self.reminders, problems);
+        let site = match &self.site {
+            Some(raw) => Some(timing::resolve_site(raw, base, problems)?),
+            None => None,
+        };
         Some(Config {
             path: path.to_path_buf(),
             board: board?,
@@ -757,6 +764,7 @@ impl RawConfig {
             calendar,
             deadlines,
             reminders,
+            site,
         })
     }
 

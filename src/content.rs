@@ -8,7 +8,9 @@
 //! left can become a ticket. Attachment bytes are borrowed from the parsed
 //! message, so a large message is not copied again.
 
+pub mod facts;
 pub mod html;
+pub mod image;
 pub mod names;
 pub mod reply;
 

@@ -753,6 +753,7 @@ async fn open(
     let publish_due = kind.map(|k| {
         schedule::publish_due(k, event_date, received_day, cal, &config.deadlines).as_millisecond()
     });
+    let credits = crate::content::facts::credits(&article.body_text);
     let member = config.member(&p.from_addr).filter(|m| m.active);
     let code = workflow::submit(
         conn,
@@ -772,6 +773,8 @@ async fn open(
             channel: "email",
             received_at: received.as_millisecond(),
             due_at: due.as_millisecond(),
+            author: credits.author.as_deref().unwrap_or_default(),
+            source: credits.source.as_deref().unwrap_or_default(),
             kind,
             event_date,
             publish_due,

@@ -194,6 +194,32 @@ pub fn publish_due(
     )
 }
 
+/// The next publishing moment at or after `t` (R15): `t` itself when the
+/// board publishes at once, else the next configured window on a working
+/// day.
+pub fn next_window(site: &crate::config::Site, cal: &Calendar, t: Timestamp) -> Timestamp {
+    let windows = match &site.publish {
+        crate::config::PublishMode::Immediately => return t,
+        crate::config::PublishMode::Windows(w) => w,
+    };
+    let mut day = cal.date_of(t);
+    for _ in 0..400 {
+        if cal.is_working_day(day) {
+            for w in windows {
+                let at = cal.at(day, *w);
+                if at >= t {
+                    return at;
+                }
+            }
+        }
+        match day.tomorrow() {
+            Ok(d) => day = d,
+            Err(_) => break,
+        }
+    }
+    t
+}
+
 /// Time left until `due` (negative: late), in Vietnamese: "còn 1 ngày 3
 /// giờ", "quá hạn 5 giờ".
 pub fn time_left_vi(due: Timestamp, now: Timestamp) -> String {

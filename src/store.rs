@@ -89,6 +89,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_deadlines.sql"),
         include_str!("../migrations/postgres/0003_deadlines.sql"),
     ),
+    (
+        4,
+        "publish",
+        include_str!("../migrations/sqlite/0004_publish.sql"),
+        include_str!("../migrations/postgres/0004_publish.sql"),
+    ),
 ];
 
 impl Store {

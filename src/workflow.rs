@@ -43,6 +43,12 @@ pub mod state {
     pub const NEEDS_CHANGES: &str = "needs_changes";
     pub const APPROVED: &str = "approved";
     pub const REJECTED: &str = "rejected";
+    pub const PUBLISHED: &str = "published";
+    pub const UNPUBLISHED: &str = "unpublished";
+    /// The stage tokens are issued for once a ticket is approved: the
+    /// approver (or a head) may supply what publishing needs, correct or
+    /// take the article down.
+    pub const PUBLICATION: &str = "publication";
 }
 
 /// Kinds of entries in a ticket's history.
@@ -58,6 +64,10 @@ pub mod event {
     pub const REJECTED: &str = "rejected";
     pub const CHANGES_REQUESTED: &str = "changes_requested";
     pub const REASSIGNED: &str = "reassigned";
+    pub const HELD: &str = "held";
+    pub const PUBLISHED: &str = "published";
+    pub const TAKEDOWN_REQUESTED: &str = "takedown_requested";
+    pub const UNPUBLISHED: &str = "unpublished";
 }
 
 /// What every transition needs.
@@ -83,6 +93,9 @@ pub struct NewTicket<'a> {
     pub channel: &'a str,
     pub received_at: i64,
     pub due_at: i64,
+    /// Byline and source found in the text (R8).
+    pub author: &'a str,
+    pub source: &'a str,
     /// Kind of item and its publication deadline (R14), when known.
     pub kind: Option<ItemKind>,
     pub event_date: Option<jiff::civil::Date>,
@@ -121,16 +134,22 @@ pub struct Ticket {
     pub publish_due: Option<i64>,
     pub alert_step: i64,
     pub escalated: bool,
+    pub author: String,
+    pub source: String,
+    pub decided_by: String,
+    pub publish_at: Option<i64>,
+    pub takedown_at: Option<i64>,
+    pub takedown_reason: String,
 }
 
 impl Ticket {
     /// The review stage tokens are issued for: the state, or while waiting
     /// for the sender, the stage that asked for changes.
     pub fn stage(&self) -> &str {
-        if self.state == state::NEEDS_CHANGES {
-            &self.changes_stage
-        } else {
-            &self.state
+        match self.state.as_str() {
+            state::NEEDS_CHANGES => &self.changes_stage,
+            state::APPROVED | state::PUBLISHED | state::UNPUBLISHED => state::PUBLICATION,
+            _ => &self.state,
         }
     }
 }
@@ -189,8 +208,18 @@ fn assignment(approver: &str) -> (String, String) {
     }
 }
 
-/// The active members a ticket waits for.
+/// The active members who may act on a ticket at its stage: who it waits
+/// for; once approved, its approver and the heads (R1).
 pub fn assignees<'c>(config: &'c Config, t: &Ticket) -> Vec<&'c Member> {
+    if t.stage() == state::PUBLICATION {
+        let mut actors: Vec<&Member> = config.members_with(Role::Head).collect();
+        if let Some(approver) = config.member(&t.decided_by).filter(|m| m.active)
+            && !actors.iter().any(|m| m.email == approver.email)
+        {
+            actors.push(approver);
+        }
+        return actors;
+    }
     if !t.assignee.is_empty() {
         return config
             .member(&t.assignee)
@@ -201,6 +230,16 @@ pub fn assignees<'c>(config: &'c Config, t: &Ticket) -> Vec<&'c Member> {
     match Role::parse(&t.assignee_role) {
         Some(role) => config.members_with(role).collect(),
         None => Vec::new(),
+    }
+}
+
+/// What publishing still needs from the approver (R8), if anything.
+pub fn missing_credits(t: &Ticket) -> Option<&'static str> {
+    match (t.author.trim().is_empty(), t.source.trim().is_empty()) {
+        (true, true) => Some("tên tác giả và nguồn tin"),
+        (true, false) => Some("tên tác giả"),
+        (false, true) => Some("nguồn tin"),
+        (false, false) => None,
     }
 }
 
@@ -257,8 +296,9 @@ pub async fn submit(
     let ticket_id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (code, state, title, sender_addr, sender_name, sender_member, sender_unit, channel,
              received_at, due_at, first_message, created_at, updated_at, category, assignee_role, assignee,
-             route_approver, kind, event_date, publish_due, alert_step, next_alert_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+             route_approver, kind, event_date, publish_due, alert_step, next_alert_at, author, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+                 $22, $23)
          RETURNING id",
     )
     .bind(&code)
@@ -282,6 +322,8 @@ pub async fn submit(
     .bind(new.publish_due)
     .bind(step)
     .bind(next_alert.map(|a| a.at().as_millisecond()))
+    .bind(new.author)
+    .bind(new.source)
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("Cannot create ticket {code}"))?;
@@ -449,7 +491,8 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
     let r = sqlx::query(
         "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, received_at, due_at,
                 category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
-                kind, event_date, publish_due, alert_step, escalated
+                kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, publish_at,
+                takedown_at, takedown_reason
          FROM tickets WHERE id = $1",
     )
     .bind(id)
@@ -479,6 +522,12 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         publish_due: r.try_get("publish_due")?,
         alert_step: r.try_get("alert_step")?,
         escalated: r.try_get::<i64, _>("escalated")? != 0,
+        author: r.try_get("author")?,
+        source: r.try_get("source")?,
+        decided_by: r.try_get("decided_by")?,
+        publish_at: r.try_get("publish_at")?,
+        takedown_at: r.try_get("takedown_at")?,
+        takedown_reason: r.try_get("takedown_reason")?,
     })
 }
 
@@ -653,20 +702,30 @@ pub async fn on_reply(
         return Ok(ReplyOutcome::Noted);
     };
 
+    let decided = [
+        state::APPROVED,
+        state::PUBLISHED,
+        state::UNPUBLISHED,
+        state::REJECTED,
+    ]
+    .contains(&t.state.as_str());
+    let already = format!(
+        "bài đã được xử lý trước đó (trạng thái: {})",
+        notices::state_vi(&t.state)
+    );
     let refusal: Option<String> = match member {
         None => Some(format!(
             "{} from an address that is not an active member",
             command.label()
         )),
-        Some(_) if [state::APPROVED, state::REJECTED].contains(&t.state.as_str()) => Some(format!(
-            "bài đã được xử lý trước đó (trạng thái: {})",
-            notices::state_vi(&t.state)
-        )),
+        Some(_) if t.state == state::REJECTED => Some(already),
+        Some(_) if acting_member.is_none() && decided => Some(already),
         Some(m) if acting_member.is_none() => Some(format!(
             "Anh/Chị ({}) không phải người được giao xử lý bài này ở bước hiện tại",
             m.email
         )),
         Some(_) => match proof(conn, ctx, &t, reply, t.stage()).await? {
+            Proof::Missing | Proof::Stale if decided => Some(already),
             Proof::Missing => {
                 Some("thư không mang mã xác thực cấp cho Anh/Chị đối với bài này".into())
             }
@@ -729,27 +788,42 @@ async fn apply(
         return Ok(ReplyOutcome::Denied("not a member".into()));
     };
     let stage = t.stage().to_string();
-    let refuse = |reason: &str| reason.to_string();
+    let was = t.state.clone();
+    let publication = stage == state::PUBLICATION;
     // (detail for history and mail, event kind) or the reason to refuse.
     let outcome: Result<(String, &str), String> = match &command {
-        Command::Approve(_) if stage == state::EDITING => Err(refuse(
-            "ở bước biên tập, Tổ thư ký chuyển bài lên lãnh đạo bằng lệnh CHUYỂN DUYỆT; việc duyệt do lãnh đạo Ban biên tập quyết định",
-        )),
+        Command::Approve(_) if stage == state::EDITING => Err(
+            "ở bước biên tập, Tổ thư ký chuyển bài lên lãnh đạo bằng lệnh CHUYỂN DUYỆT; việc duyệt do lãnh đạo Ban biên tập quyết định".into(),
+        ),
         Command::Approve(opts) => {
             if let Some(c) = &opts.category {
                 t.category = c.clone();
             }
-            t.reference_news = opts.reference_news;
+            t.reference_news = opts.reference_news || (publication && t.reference_news);
             if let Some(k) = opts.kind {
                 t.kind = k.as_str().to_string();
             }
             if let Some(d) = opts.event_date {
                 t.event_date = d.to_string();
             }
+            if let Some(a) = &opts.author {
+                t.author = a.clone();
+            }
+            if let Some(src) = &opts.source {
+                t.source = src.clone();
+            }
             if opts.kind.is_some() || opts.event_date.is_some() {
                 t.publish_due = publication_due(ctx, t);
             }
             t.state = state::APPROVED.into();
+            t.decided_by = member.email.clone();
+            t.takedown_at = None;
+            // Published at the next publishing moment, once it names its
+            // author and source (R8).
+            t.publish_at = match (&ctx.config.site, missing_credits(t)) {
+                (Some(site), None) => Some(schedule::next_window(site, ctx.calendar, ctx.now).as_millisecond()),
+                _ => None,
+            };
             let mut detail = Vec::new();
             if !t.category.is_empty() {
                 detail.push(format!("chuyên mục: {}", t.category));
@@ -768,26 +842,32 @@ async fn apply(
             }
             Ok((detail.join(", "), event::APPROVED))
         }
-        Command::Reject { reason } if reason.trim().is_empty() => Err(refuse(
-            "cần ghi lý do sau lệnh TỪ CHỐI (lý do được gửi cho người gửi bài)",
-        )),
+        Command::Reject { .. } if publication => {
+            Err("bài đã được duyệt; để bài không xuất hiện trên Cổng, dùng lệnh GỠ BÀI: <lý do>".into())
+        }
+        Command::Reject { reason } if reason.trim().is_empty() => {
+            Err("cần ghi lý do sau lệnh TỪ CHỐI (lý do được gửi cho người gửi bài)".into())
+        }
         Command::Reject { reason } => {
             t.state = state::REJECTED.into();
             t.decision_note = reason.clone();
+            t.decided_by = member.email.clone();
             Ok((reason.clone(), event::REJECTED))
         }
-        Command::Revise { request } if request.trim().is_empty() => {
-            Err(refuse("cần ghi yêu cầu sửa sau lệnh SỬA"))
-        }
+        Command::Revise { request } if request.trim().is_empty() => Err("cần ghi yêu cầu sửa sau lệnh SỬA".into()),
         Command::Revise { request } => {
-            t.changes_stage = stage.clone();
+            // After approval, the corrected version comes back to the approver.
+            t.changes_stage = if publication { state::REVIEWING.to_string() } else { stage.clone() };
+            if publication {
+                t.assignee = t.decided_by.clone();
+                t.assignee_role = String::new();
+            }
             t.state = state::NEEDS_CHANGES.into();
             t.decision_note = request.clone();
+            t.publish_at = None;
             Ok((request.clone(), event::CHANGES_REQUESTED))
         }
-        Command::Forward { .. } if stage != state::EDITING => Err(refuse(
-            "bài không ở bước biên tập nên không cần CHUYỂN DUYỆT",
-        )),
+        Command::Forward { .. } if stage != state::EDITING => Err("bài không ở bước biên tập nên không cần CHUYỂN DUYỆT".into()),
         Command::Forward { note } => {
             t.state = state::REVIEWING.into();
             let (role, who) = assignment(&t.route_approver);
@@ -795,19 +875,12 @@ async fn apply(
             t.assignee = who;
             Ok((note.clone(), event::FORWARDED))
         }
+        Command::Reassign { .. } if publication => Err("bài đã được duyệt nên không giao lại được".into()),
         Command::Reassign { to } => {
-            let allowed: &[Role] = if stage == state::EDITING {
-                &[Role::Secretariat]
-            } else {
-                &[Role::Head, Role::Deputy]
-            };
+            let allowed: &[Role] = if stage == state::EDITING { &[Role::Secretariat] } else { &[Role::Head, Role::Deputy] };
             match ctx.config.member(to).filter(|m| m.active) {
-                None if to.is_empty() => {
-                    Err(refuse("cần ghi địa chỉ thư của người nhận sau lệnh CHUYỂN"))
-                }
-                None => Err(format!(
-                    "{to} không phải thành viên đang hoạt động của Ban biên tập"
-                )),
+                None if to.is_empty() => Err("cần ghi địa chỉ thư của người nhận sau lệnh CHUYỂN".into()),
+                None => Err(format!("{to} không phải thành viên đang hoạt động của Ban biên tập")),
                 Some(target) if !target.roles.iter().any(|r| allowed.contains(r)) => {
                     Err(format!("{to} không có quyền xử lý bài ở bước này"))
                 }
@@ -817,6 +890,16 @@ async fn apply(
                     Ok((target.email.clone(), event::REASSIGNED))
                 }
             }
+        }
+        Command::Unpublish { .. } if t.state != state::PUBLISHED => Err("bài chưa được đăng trên Cổng nên không có gì để gỡ".into()),
+        Command::Unpublish { reason } if reason.trim().is_empty() => {
+            Err("cần ghi lý do sau lệnh GỠ BÀI (lý do được lưu cùng bài)".into())
+        }
+        Command::Unpublish { reason } => {
+            // The publisher takes it down from the portal, then marks it.
+            t.takedown_at = Some(now);
+            t.takedown_reason = reason.clone();
+            Ok((reason.clone(), event::TAKEDOWN_REQUESTED))
         }
     };
     let (detail, kind) = match outcome {
@@ -861,12 +944,86 @@ async fn apply(
         verified,
     )
     .await?;
-    notices::confirm(conn, ctx, t, member, command.label(), &detail, answering).await?;
     match &command {
-        Command::Approve(_) | Command::Reject { .. } | Command::Revise { .. } => {
+        Command::Approve(_) => {
+            let held = missing_credits(t);
+            if let Some(missing) = held {
+                add_event(
+                    conn,
+                    t.id,
+                    now,
+                    event::HELD,
+                    "bientap",
+                    None,
+                    &format!("not published until it names {missing} (R8)"),
+                    "",
+                )
+                .await?;
+            }
+            let hint = match held {
+                Some(missing) => format!(
+                    "Bài chưa được đăng vì chưa có {missing} (Quy chế: tin, bài đăng phải ghi rõ tác giả và nguồn tin). \
+                     Xin trả lời thư này: DUYỆT, tác giả: <tên>, nguồn: <nguồn tin>."
+                ),
+                None if ctx.config.site.is_some() => {
+                    "Bài sẽ được đăng vào đợt cập nhật tới. Để gỡ bài sau khi đăng, trả lời thư này: GỠ BÀI: <lý do>.".to_string()
+                }
+                None => String::new(),
+            };
+            notices::confirm(
+                conn,
+                ctx,
+                t,
+                member,
+                command.label(),
+                &detail,
+                &hint,
+                answering,
+            )
+            .await?;
+            if ![state::APPROVED, state::PUBLISHED].contains(&was.as_str()) {
+                notices::decision(conn, ctx, t, member).await?;
+            }
+        }
+        Command::Reject { .. } | Command::Revise { .. } => {
+            notices::confirm(
+                conn,
+                ctx,
+                t,
+                member,
+                command.label(),
+                &detail,
+                "",
+                answering,
+            )
+            .await?;
             notices::decision(conn, ctx, t, member).await?;
         }
+        Command::Unpublish { .. } => {
+            notices::confirm(
+                conn,
+                ctx,
+                t,
+                member,
+                command.label(),
+                &detail,
+                "Bài sẽ được gỡ khỏi Cổng trong ít phút.",
+                answering,
+            )
+            .await?;
+        }
         Command::Forward { .. } => {
+            notices::confirm(
+                conn,
+                ctx,
+                t,
+                member,
+                command.label(),
+                &detail,
+                "",
+                answering,
+            )
+            .await?;
             let v = match version {
                 Some(v) => v,
                 None => latest_version(conn, t.id).await?,
@@ -878,12 +1035,115 @@ async fn apply(
             notices::notify_assignees(conn, ctx, t, &v, &reason).await?;
         }
         Command::Reassign { .. } => {
+            notices::confirm(
+                conn,
+                ctx,
+                t,
+                member,
+                command.label(),
+                &detail,
+                "",
+                answering,
+            )
+            .await?;
             let v = latest_version(conn, t.id).await?;
             let reason = format!("{} giao bài này cho Anh/Chị xử lý.", member.name);
             notices::notify_assignees(conn, ctx, t, &v, &reason).await?;
         }
     }
     Ok(ReplyOutcome::Applied(command.label().to_string()))
+}
+
+/// Marks a ticket published (after the portal's transaction committed) and
+/// tells the sender, with the link, and the approver, with how to take it
+/// down.
+pub async fn mark_published(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    ticket_id: i64,
+    slug: &str,
+    url: &str,
+) -> Result<()> {
+    let now = ctx.now.as_millisecond();
+    let mut t = load(conn, ticket_id).await?;
+    let republished = !t.takedown_reason.is_empty() || t.state == state::UNPUBLISHED;
+    t.state = state::PUBLISHED.into();
+    t.publish_at = None;
+    t.takedown_at = None;
+    t.takedown_reason = String::new();
+    save_ticket(conn, ctx, &t, "bientap", false).await?;
+    sqlx::query("UPDATE tickets SET published_at = $1, slug = $2, url = $3, publish_error = '', publish_attempts = 0 WHERE id = $4")
+        .bind(now)
+        .bind(slug)
+        .bind(url)
+        .bind(ticket_id)
+        .execute(&mut *conn)
+        .await
+        .context("Cannot record the publication")?;
+    add_event(
+        conn,
+        ticket_id,
+        now,
+        event::PUBLISHED,
+        "bientap",
+        None,
+        url,
+        "",
+    )
+    .await?;
+    notices::published(conn, ctx, &t, url, republished).await
+}
+
+/// Marks a ticket taken down (after the portal's transaction committed).
+pub async fn mark_unpublished(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    ticket_id: i64,
+    reason: &str,
+    by: &str,
+) -> Result<()> {
+    let now = ctx.now.as_millisecond();
+    let mut t = load(conn, ticket_id).await?;
+    t.state = state::UNPUBLISHED.into();
+    t.takedown_at = None;
+    t.takedown_reason = reason.to_string();
+    t.publish_at = None;
+    save_ticket(conn, ctx, &t, by, false).await?;
+    add_event(
+        conn,
+        ticket_id,
+        now,
+        event::UNPUBLISHED,
+        by,
+        None,
+        reason,
+        "",
+    )
+    .await
+}
+
+/// Queues an approved ticket for publishing now (the console's `publish`).
+pub async fn queue_now(conn: &mut AnyConnection, ctx: &Ctx<'_>, ticket_id: i64) -> Result<()> {
+    let mut t = load(conn, ticket_id).await?;
+    t.publish_at = Some(ctx.now.as_millisecond());
+    save_ticket(conn, ctx, &t, "console", false).await
+}
+
+/// Records a failed publishing attempt and when to try again.
+pub async fn publish_failed(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    error: &str,
+    retry_at: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE tickets SET publish_error = $1, publish_attempts = publish_attempts + 1, publish_at = $2 WHERE id = $3")
+        .bind(error)
+        .bind(retry_at)
+        .bind(ticket_id)
+        .execute(conn)
+        .await
+        .context("Cannot record the publishing failure")?;
+    Ok(())
 }
 
 /// A ticket's publication deadline (R14) from its kind and event date.
@@ -953,8 +1213,9 @@ async fn save_ticket(
              reference_news = $6, decision_note = $7, updated_at = $8,
              decided_at = CASE WHEN $9 = 1 THEN $8 ELSE decided_at END,
              decided_by = CASE WHEN $9 = 1 THEN $10 ELSE decided_by END,
-             next_alert_at = $11, kind = $12, event_date = $13, publish_due = $14
-         WHERE id = $15",
+             next_alert_at = $11, kind = $12, event_date = $13, publish_due = $14, author = $15, source = $16,
+             publish_at = $17, takedown_at = $18, takedown_reason = $19
+         WHERE id = $20",
     )
     .bind(&t.state)
     .bind(&t.category)
@@ -970,6 +1231,11 @@ async fn save_ticket(
     .bind(&t.kind)
     .bind(&t.event_date)
     .bind(t.publish_due)
+    .bind(&t.author)
+    .bind(&t.source)
+    .bind(t.publish_at)
+    .bind(t.takedown_at)
+    .bind(&t.takedown_reason)
     .bind(t.id)
     .execute(conn)
     .await

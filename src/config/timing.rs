@@ -58,6 +58,133 @@ pub(super) struct RawReminders {
     quarter_report_days: Option<u32>,
 }
 
+/// When approved items go out (R15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishMode {
+    Immediately,
+    /// At these local times on working days.
+    Windows(Vec<Time>),
+}
+
+/// The portal's database and media (`[site]`).
+#[derive(Clone)]
+pub struct Site {
+    pub url: String,
+    pub media_dir: std::path::PathBuf,
+    pub media_url: String,
+    /// The public address of an article; `{slug}` is replaced.
+    pub article_url: String,
+    /// The portal's name in credit lines (the board's name when absent).
+    pub name: Option<String>,
+    pub publish: PublishMode,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("url", &super::redact_url(&self.url))
+            .field("media_dir", &self.media_dir)
+            .field("media_url", &self.media_url)
+            .field("publish", &self.publish)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSite {
+    url: Option<String>,
+    media_dir: Option<std::path::PathBuf>,
+    media_url: Option<String>,
+    article_url: Option<String>,
+    name: Option<String>,
+    publish: Option<String>,
+    windows: Option<Vec<String>>,
+}
+
+pub(super) fn resolve_site(
+    r: &RawSite,
+    base: &std::path::Path,
+    problems: &mut Vec<String>,
+) -> Option<Site> {
+    let start = problems.len();
+    let url = r.url.clone().filter(|u| !u.trim().is_empty());
+    match &url {
+        None => problems.push(
+            "missing `site.url`: the portal's database (sqlite://, postgres:// or mysql://)".into(),
+        ),
+        Some(u)
+            if !["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
+                .iter()
+                .any(|p| u.starts_with(p)) =>
+        {
+            problems.push(format!(
+                "`site.url` = \"{}\": use sqlite://, postgres:// or mysql://",
+                super::redact_url(u)
+            ))
+        }
+        Some(_) => {}
+    }
+    let media_dir = r.media_dir.as_ref().map(|p| super::resolve_path(base, p));
+    if media_dir.is_none() {
+        problems
+            .push("missing `site.media_dir`: where published photos and files are copied".into());
+    }
+    let media_url = r
+        .media_url
+        .clone()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/'));
+    if media_url.is_none() {
+        problems.push("`site.media_url` must be the web address of the media directory, e.g. \"https://portal.example.vn/media\"".into());
+    }
+    let article_url = r.article_url.clone().filter(|u| u.contains("{slug}"));
+    if article_url.is_none() {
+        problems.push(
+            "`site.article_url` must contain {slug}, e.g. \"https://portal.example.vn/tin/{slug}\""
+                .into(),
+        );
+    }
+    let publish = match r.publish.as_deref().unwrap_or("windows") {
+        "immediately" => Some(PublishMode::Immediately),
+        "windows" => {
+            let raw = r
+                .windows
+                .clone()
+                .unwrap_or_else(|| vec!["07:30".into(), "13:30".into()]);
+            let mut times: Vec<Time> = Vec::new();
+            for w in &raw {
+                match w.trim().parse::<Time>() {
+                    Ok(t) => times.push(t),
+                    Err(_) => problems.push(format!(
+                        "`site.windows`: \"{w}\" is not a time of day like \"07:30\""
+                    )),
+                }
+            }
+            times.sort();
+            if times.is_empty() {
+                problems.push("`site.windows` is empty; give times such as [\"07:30\", \"13:30\"] or set publish = \"immediately\"".into());
+            }
+            Some(PublishMode::Windows(times))
+        }
+        other => {
+            problems.push(format!(
+                "`site.publish` = \"{other}\": use \"windows\" or \"immediately\""
+            ));
+            None
+        }
+    };
+    if problems.len() > start {
+        return None;
+    }
+    Some(Site {
+        url: url?,
+        media_dir: media_dir?,
+        media_url: media_url?,
+        article_url: article_url?,
+        name: r.name.clone().filter(|n| !n.trim().is_empty()),
+        publish: publish?,
+    })
+}
+
 /// How the approval limit is counted (R6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

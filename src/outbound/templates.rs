@@ -31,6 +31,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("quota.txt", include_str!("templates/quota.txt")),
     ("quota_head.txt", include_str!("templates/quota_head.txt")),
     ("quarter.txt", include_str!("templates/quarter.txt")),
+    ("published.txt", include_str!("templates/published.txt")),
+    (
+        "published_approver.txt",
+        include_str!("templates/published_approver.txt"),
+    ),
 ];
 
 /// A rendered mail: subject and plain-text body.

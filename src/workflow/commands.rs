@@ -21,10 +21,22 @@ use crate::text::fold_ascii;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Approve(ApproveOptions),
-    Reject { reason: String },
-    Revise { request: String },
-    Forward { note: String },
-    Reassign { to: String },
+    Reject {
+        reason: String,
+    },
+    Revise {
+        request: String,
+    },
+    Forward {
+        note: String,
+    },
+    Reassign {
+        to: String,
+    },
+    /// Take a published article down from the portal.
+    Unpublish {
+        reason: String,
+    },
 }
 
 impl Command {
@@ -36,6 +48,7 @@ impl Command {
             Command::Revise { .. } => "SỬA",
             Command::Forward { .. } => "CHUYỂN DUYỆT",
             Command::Reassign { .. } => "CHUYỂN",
+            Command::Unpublish { .. } => "GỠ BÀI",
         }
     }
 }
@@ -48,6 +61,9 @@ pub struct ApproveOptions {
     pub kind: Option<ItemKind>,
     /// `ngày: DD/MM/YYYY`: the event's (or signing's) date (R14).
     pub event_date: Option<Date>,
+    /// `tác giả: <tên>` and `nguồn: <nguồn tin>` (R8).
+    pub author: Option<String>,
+    pub source: Option<String>,
     /// Words on the approve line that are not options.
     pub note: String,
 }
@@ -55,6 +71,8 @@ pub struct ApproveOptions {
 /// Command words, folded, longest first so that "chuyen duyet" wins over
 /// "chuyen" and "khong duyet" over "duyet".
 const WORDS: &[(&str, Verb)] = &[
+    ("unpublish", Verb::Unpublish),
+    ("go bai", Verb::Unpublish),
     ("chuyen duyet", Verb::Forward),
     ("trinh duyet", Verb::Forward),
     ("khong duyet", Verb::Reject),
@@ -77,6 +95,7 @@ enum Verb {
     Revise,
     Forward,
     Reassign,
+    Unpublish,
 }
 
 /// How many non-empty lines at the top are searched for a command.
@@ -165,6 +184,9 @@ fn build(verb: Verb, rest: &str, following: &str) -> Command {
         Verb::Forward => Command::Forward {
             note: rest.trim().to_string(),
         },
+        Verb::Unpublish => Command::Unpublish {
+            reason: text_and_following(),
+        },
         Verb::Reassign => Command::Reassign {
             to: rest
                 .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
@@ -192,6 +214,16 @@ fn approve_options(rest: &str) -> ApproveOptions {
             opts.reference_news = true;
         } else if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
             opts.category = Some(inner.trim().to_string());
+        } else if let Some(value) = ["tac gia", "author", "nguoi viet"]
+            .iter()
+            .find_map(|p| option_value(part, &folded, p))
+        {
+            opts.author = Some(value);
+        } else if let Some(value) = ["nguon tin", "nguon", "source"]
+            .iter()
+            .find_map(|p| option_value(part, &folded, p))
+        {
+            opts.source = Some(value);
         } else if let Some(value) = ["loai", "kind"]
             .iter()
             .find_map(|p| option_value(part, &folded, p))
@@ -377,6 +409,33 @@ mod tests {
         assert_eq!(parse("Duyệtx"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("a\nb\nc\nDUYỆT"), None, "only the first lines count");
+    }
+
+    #[test]
+    fn credits_on_the_approve_line_and_unpublish() {
+        let c = parse("DUYỆT, tác giả: Nguyễn Văn An, nguồn: UBND xã Ea Sô").unwrap();
+        assert!(matches!(
+            c,
+            Command::Approve(ApproveOptions { author: Some(ref a), source: Some(ref s), .. }) if a == "Nguyễn Văn An" && s == "UBND xã Ea Sô"
+        ));
+        assert_eq!(
+            parse("GỠ BÀI: sai số liệu"),
+            Some(Command::Unpublish {
+                reason: "sai số liệu".into()
+            })
+        );
+        assert_eq!(
+            parse("go bai - trung lap"),
+            Some(Command::Unpublish {
+                reason: "trung lap".into()
+            })
+        );
+        assert_eq!(
+            parse("UNPUBLISH wrong figures"),
+            Some(Command::Unpublish {
+                reason: "wrong figures".into()
+            })
+        );
     }
 
     #[test]

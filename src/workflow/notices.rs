@@ -305,7 +305,11 @@ fn approver_title(m: &Member) -> String {
     format!("{role} {}", m.name)
 }
 
-/// Confirms a command to the member who gave it.
+/// Confirms a command to the member who gave it. Once a ticket is
+/// approved, the confirmation carries the member's token for the
+/// publication stage, so that answering it can supply what publishing
+/// needs or take the article down.
+#[allow(clippy::too_many_arguments)]
 pub async fn confirm(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
@@ -313,6 +317,7 @@ pub async fn confirm(
     member: &Member,
     action: &str,
     detail: &str,
+    hint: &str,
     answering: Answering<'_>,
 ) -> Result<()> {
     let values = context! {
@@ -321,10 +326,15 @@ pub async fn confirm(
             reviewer_name => &member.name,
             action => action,
             detail => detail,
+            hint => hint,
             state => state_vi(&t.state),
             at => vi_time(ctx.now.as_millisecond(), &ctx.config.board.time_zone),
         }
     };
+    let reply_to = (t.stage() == state::PUBLICATION).then(|| {
+        let token = ctx.key.token(&t.code, &member.email, state::PUBLICATION);
+        reply_address(&ctx.config.board.address, &t.code, &token)
+    });
     to_member(
         conn,
         ctx,
@@ -332,9 +342,57 @@ pub async fn confirm(
         member,
         Kind::Confirm,
         templates::render("confirm.txt", &values)?,
+        reply_to,
         answering,
     )
     .await
+}
+
+/// Tells the sender their article is on the portal, with the link, and the
+/// approver how to take it down.
+pub async fn published(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    url: &str,
+    again: bool,
+) -> Result<()> {
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! {
+            url => url,
+            again => again,
+            at => vi_time(ctx.now.as_millisecond(), &ctx.config.board.time_zone),
+        }
+    };
+    to_sender(
+        conn,
+        ctx,
+        t,
+        Kind::Decision,
+        templates::render("published.txt", &values)?,
+        None,
+        Answering::default(),
+    )
+    .await?;
+    if let Some(approver) = ctx.config.member(&t.decided_by).filter(|m| m.active) {
+        let values = context! { ..values, ..context! { name => &approver.name } };
+        let token = ctx.key.token(&t.code, &approver.email, state::PUBLICATION);
+        let reply_to = Some(reply_address(&ctx.config.board.address, &t.code, &token));
+        let rendered = templates::render("published_approver.txt", &values)?;
+        to_member(
+            conn,
+            ctx,
+            t,
+            approver,
+            Kind::Confirm,
+            rendered,
+            reply_to,
+            Answering::default(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Explains to a member why their mail changed nothing.
@@ -358,11 +416,13 @@ pub async fn explain(
         member,
         Kind::Explain,
         templates::render("explain.txt", &values)?,
+        None,
         answering,
     )
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn to_member(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
@@ -370,6 +430,7 @@ async fn to_member(
     member: &Member,
     kind: Kind,
     rendered: templates::Rendered,
+    reply_to: Option<String>,
     answering: Answering<'_>,
 ) -> Result<()> {
     put(
@@ -382,13 +443,23 @@ async fn to_member(
             rendered,
             html: None,
             attachments: Vec::new(),
-            reply_to: None,
+            reply_to,
             in_reply_to: answering.message_id.map(str::to_string),
-            stage: String::new(),
+            stage: if reply_to_is_token(t) {
+                state::PUBLICATION.to_string()
+            } else {
+                String::new()
+            },
             answers: answering.message,
         },
     )
     .await
+}
+
+/// Whether mail to members about `t` carries a publication-stage token
+/// (and so counts as a notification a reply may reference).
+fn reply_to_is_token(t: &Ticket) -> bool {
+    t.stage() == state::PUBLICATION
 }
 
 /// A state in Vietnamese, for mail.
@@ -398,8 +469,10 @@ pub fn state_vi(s: &str) -> &'static str {
         state::EDITING => "đang biên tập",
         state::REVIEWING => "chờ duyệt",
         state::NEEDS_CHANGES => "chờ người gửi sửa",
-        state::APPROVED => "đã duyệt",
+        state::APPROVED => "đã duyệt, chờ đăng",
         state::REJECTED => "không duyệt",
+        state::PUBLISHED => "đã đăng",
+        state::UNPUBLISHED => "đã gỡ khỏi Cổng",
         _ => "không rõ",
     }
 }
