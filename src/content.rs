@@ -8,9 +8,11 @@
 //! left can become a ticket. Attachment bytes are borrowed from the parsed
 //! message, so a large message is not copied again.
 
+pub mod docx;
 pub mod facts;
 pub mod html;
 pub mod image;
+pub mod legacy;
 pub mod names;
 pub mod reply;
 
