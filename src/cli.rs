@@ -18,6 +18,7 @@ use crate::content::{self, reply};
 use crate::ingest::{self, Pipeline, PipelineParts, Wake, import};
 use crate::net::Shutdown;
 use crate::outbound::{self, Outbox};
+use crate::publish::{Publisher, PublisherParts};
 use crate::schedule::calendar::Calendar;
 use crate::schedule::reminders::Scheduler;
 use crate::schedule::{Clock, SystemClock};
@@ -62,6 +63,17 @@ pub enum Command {
     /// Look at outgoing mail and send it again.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Publish an approved ticket on the portal now, outside the publishing
+    /// windows (the same checks as the daemon: approved, author and source).
+    Publish { code: String },
+    /// Take a published article down from the portal; the row stays,
+    /// marked unpublished with the reason (R19).
+    Unpublish {
+        code: String,
+        /// Why it is taken down; kept on the portal's row and the ticket.
+        #[arg(long)]
+        reason: String,
+    },
     /// Print a year's days off (weekends aside), to check against the
     /// government's announcement.
     Calendar {
@@ -189,6 +201,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Tickets(TicketsCommand::Show { code, json }) => show(&config, &code, json).await,
         Command::Import(args) => import_backlog(config, args).await,
         Command::Outbox(cmd) => outbox_command(&config, cmd).await,
+        Command::Publish { code } => publish_now(config, &code).await,
+        Command::Unpublish { code, reason } => unpublish_now(config, &code, &reason).await,
         Command::Inspect { .. } => Ok(()),
     };
     report(result)
@@ -251,6 +265,7 @@ struct Board {
     pipeline: Pipeline,
     outbox: Outbox,
     scheduler: Scheduler,
+    publisher: Publisher,
 }
 
 async fn open_board(config: Config) -> Result<Board> {
@@ -277,6 +292,16 @@ async fn open_board(config: Config) -> Result<Board> {
         Arc::clone(&wake.scheduler),
         Arc::clone(&wake.outbox),
     );
+    let publisher = Publisher::new(PublisherParts {
+        config: Arc::clone(&config),
+        store: store.clone(),
+        archive: archive.clone(),
+        calendar: Arc::clone(&calendar),
+        clock: Arc::new(SystemClock),
+        key: key.clone(),
+        wake: Arc::clone(&wake.publisher),
+        outbox: Arc::clone(&wake.outbox),
+    });
     Ok(Board {
         pipeline: Pipeline::new(PipelineParts {
             config,
@@ -289,6 +314,7 @@ async fn open_board(config: Config) -> Result<Board> {
         }),
         outbox,
         scheduler,
+        publisher,
     })
 }
 
@@ -298,7 +324,14 @@ async fn run(config: Config, once: bool) -> Result<()> {
         pipeline,
         outbox,
         scheduler,
+        publisher,
     } = open_board(config).await?;
+    // One run publishes in the ingest pass; the daemon runs the publisher.
+    let (mut once_publisher, daemon_publisher) = if once {
+        (Some(publisher), None)
+    } else {
+        (None, Some(publisher))
+    };
     let (trigger, shutdown) = Shutdown::new();
     let trigger = Arc::new(trigger);
     let on_signal = Arc::clone(&trigger);
@@ -317,8 +350,15 @@ async fn run(config: Config, once: bool) -> Result<()> {
             // Everything read is committed; remind what is due, send what
             // it all caused, then stop.
             let reminded = scheduler.round(SystemClock.now()).await;
+            let published = match once_publisher.as_mut() {
+                Some(p) if pipeline.config().site.is_some() => {
+                    p.publish_due(SystemClock.now()).await.map(drop)
+                }
+                _ => Ok(()),
+            };
             let sent = outbox.send_due(None).await;
             reminded?;
+            published?;
             trigger.trigger();
             sent?;
         } else {
@@ -328,7 +368,7 @@ async fn run(config: Config, once: bool) -> Result<()> {
         }
         result
     };
-    let (result, (), ()) = tokio::join!(
+    let (result, (), (), ()) = tokio::join!(
         read_mail,
         async {
             if !once {
@@ -339,10 +379,41 @@ async fn run(config: Config, once: bool) -> Result<()> {
             if !once {
                 scheduler.run(&shutdown).await;
             }
+        },
+        async {
+            if let Some(p) = daemon_publisher {
+                p.run(&shutdown).await;
+            }
         }
     );
     pipeline.store().close().await;
     result
+}
+
+async fn publish_now(config: Config, code: &str) -> Result<()> {
+    let mut board = open_board(config).await?;
+    let url = board.publisher.publish_now(code, SystemClock.now()).await;
+    let sent = board.outbox.send_due(None).await;
+    board.pipeline.store().close().await;
+    println!("{code} published: {}", url?);
+    sent.map(drop)
+}
+
+async fn unpublish_now(config: Config, code: &str, reason: &str) -> Result<()> {
+    let mut board = open_board(config).await?;
+    let done = board
+        .publisher
+        .take_down(code, reason, "console", SystemClock.now())
+        .await;
+    let sent = board.outbox.send_due(None).await;
+    board.pipeline.store().close().await;
+    done?;
+    println!("{code} taken down from the portal; the row is kept, marked unpublished");
+    sent.map(drop)
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
 }
 
 async fn wait_for_signal() {
@@ -586,6 +657,35 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
     }
     if !s.decision_note.is_empty() {
         println!("note:     {}", s.decision_note);
+    }
+    if !s.author.is_empty() || !s.source.is_empty() {
+        println!(
+            "credits:  author {}; source {} (R8)",
+            or_dash(&s.author),
+            or_dash(&s.source)
+        );
+    }
+    if let Some(at) = &s.publish_at {
+        println!("publish:  queued for {at}");
+    }
+    if !s.publish_error.is_empty() {
+        println!(
+            "error:    last publishing attempt failed: {}",
+            s.publish_error
+        );
+    }
+    if !s.url.is_empty() {
+        println!(
+            "portal:   {}{}",
+            s.url,
+            s.published_at
+                .as_deref()
+                .map(|at| format!(" (published {at})"))
+                .unwrap_or_default()
+        );
+    }
+    if !s.takedown_reason.is_empty() {
+        println!("taken down: {}", s.takedown_reason);
     }
     for v in &d.versions {
         println!(

@@ -751,6 +751,14 @@ impl RawConfig {
             Some(raw) => Some(timing::resolve_site(raw, base, problems)?),
             None => None,
         };
+        if let (Some(site), Some(db)) = (&site, &database)
+            && site.url.trim_end_matches('/') == db.url.trim_end_matches('/')
+        {
+            problems.push(
+                "`site.url` is bientap's own state database: give the portal's database, a database of its own".into(),
+            );
+            return None;
+        }
         Some(Config {
             path: path.to_path_buf(),
             board: board?,

@@ -197,6 +197,7 @@ pub struct PipelineParts {
 pub struct Wake {
     pub outbox: Arc<Notify>,
     pub scheduler: Arc<Notify>,
+    pub publisher: Arc<Notify>,
 }
 
 impl Pipeline {
@@ -294,6 +295,7 @@ impl Pipeline {
         tx.commit().await.context("Cannot commit the batch")?;
         self.wake.outbox.notify_one();
         self.wake.scheduler.notify_one();
+        self.wake.publisher.notify_one();
         log_outcomes(prepared, &outcomes);
         Ok(outcomes)
     }

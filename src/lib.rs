@@ -17,6 +17,7 @@ pub mod content;
 pub mod ingest;
 pub mod net;
 pub mod outbound;
+pub mod publish;
 pub mod schedule;
 pub mod store;
 pub mod text;

@@ -266,6 +266,48 @@ mod tests {
     }
 
     #[test]
+    fn publishing_windows_on_working_days() {
+        let site = |publish| crate::config::Site {
+            url: "sqlite://portal.db".into(),
+            media_dir: "media".into(),
+            media_url: "/media".into(),
+            article_url: "/tin/{slug}".into(),
+            name: None,
+            publish,
+        };
+        let windows = site(crate::config::PublishMode::Windows(vec![
+            Time::constant(7, 30, 0, 0),
+            Time::constant(13, 30, 0, 0),
+        ]));
+        let at = |s: &str| -> Timestamp { s.parse().unwrap() };
+        // Friday 27/11/2026 10:00 (UTC+7) → 13:30 the same day.
+        assert_eq!(
+            next_window(&windows, &cal(), at("2026-11-27T03:00:00Z")),
+            at("2026-11-27T06:30:00Z")
+        );
+        // Friday 14:00 → Monday 07:30.
+        assert_eq!(
+            next_window(&windows, &cal(), at("2026-11-27T07:00:00Z")),
+            at("2026-11-30T00:30:00Z")
+        );
+        // A window itself is on time.
+        assert_eq!(
+            next_window(&windows, &cal(), at("2026-11-30T00:30:00Z")),
+            at("2026-11-30T00:30:00Z")
+        );
+        // Thursday 30/4/2026 and Friday 1/5 are holidays → Monday 4/5.
+        assert_eq!(
+            next_window(&windows, &cal(), at("2026-04-29T09:00:00Z")),
+            at("2026-05-04T00:30:00Z")
+        );
+        let now = at("2026-11-28T15:00:00Z");
+        assert_eq!(
+            next_window(&site(crate::config::PublishMode::Immediately), &cal(), now),
+            now
+        );
+    }
+
+    #[test]
     fn three_calendar_days_from_arrival() {
         let arrived: Timestamp = "2026-11-25T03:00:00Z".parse().unwrap();
         let due = approval_due(arrived, &cal(), 3, Counting::Calendar).unwrap();

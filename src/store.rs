@@ -443,7 +443,8 @@ impl Store {
 const SUMMARY_COLUMNS: &str = "t.id, t.code, t.state, t.title, t.sender_addr, t.sender_name, \
      t.sender_member, t.sender_unit, t.channel, t.received_at, t.due_at, \
      t.category, t.assignee_role, t.assignee, t.reference_news, t.decision_note, \
-     t.kind, t.event_date, t.publish_due, \
+     t.kind, t.event_date, t.publish_due, t.author, t.source, t.publish_at, t.published_at, t.url, \
+     t.publish_error, t.takedown_reason, \
      (SELECT COUNT(*) FROM attachments a JOIN versions v ON v.id = a.version_id \
       WHERE v.ticket_id = t.id AND v.number = (SELECT MAX(number) FROM versions WHERE ticket_id = t.id)) AS attachment_count";
 
@@ -481,6 +482,20 @@ pub struct TicketSummary {
     pub publish_due: Option<String>,
     #[serde(skip)]
     pub publish_due_ms: Option<i64>,
+    /// Credits printed with the article (R8); empty until known.
+    pub author: String,
+    pub source: String,
+    /// When an approved item is next published (a window, or a retry),
+    /// RFC 3339.
+    pub publish_at: Option<String>,
+    /// When it was (last) published, RFC 3339.
+    pub published_at: Option<String>,
+    /// Its address on the portal.
+    pub url: String,
+    /// Why the last publishing attempt failed; empty after success.
+    pub publish_error: String,
+    /// Why it was taken down (R19).
+    pub takedown_reason: String,
     #[serde(skip)]
     pub received_ms: i64,
     #[serde(skip)]
@@ -518,6 +533,13 @@ impl TicketSummary {
             event_date: r.try_get("event_date")?,
             publish_due: r.try_get::<Option<i64>, _>("publish_due")?.map(rfc3339),
             publish_due_ms: r.try_get("publish_due")?,
+            author: r.try_get("author")?,
+            source: r.try_get("source")?,
+            publish_at: r.try_get::<Option<i64>, _>("publish_at")?.map(rfc3339),
+            published_at: r.try_get::<Option<i64>, _>("published_at")?.map(rfc3339),
+            url: r.try_get("url")?,
+            publish_error: r.try_get("publish_error")?,
+            takedown_reason: r.try_get("takedown_reason")?,
             received_ms,
             due_ms,
         })

@@ -66,6 +66,7 @@ pub mod event {
     pub const REASSIGNED: &str = "reassigned";
     pub const HELD: &str = "held";
     pub const PUBLISHED: &str = "published";
+    pub const MEDIA_WITHHELD: &str = "media_withheld";
     pub const TAKEDOWN_REQUESTED: &str = "takedown_requested";
     pub const UNPUBLISHED: &str = "unpublished";
 }
@@ -137,6 +138,7 @@ pub struct Ticket {
     pub author: String,
     pub source: String,
     pub decided_by: String,
+    pub decided_at: Option<i64>,
     pub publish_at: Option<i64>,
     pub takedown_at: Option<i64>,
     pub takedown_reason: String,
@@ -491,7 +493,7 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
     let r = sqlx::query(
         "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, received_at, due_at,
                 category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
-                kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, publish_at,
+                kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, decided_at, publish_at,
                 takedown_at, takedown_reason
          FROM tickets WHERE id = $1",
     )
@@ -525,6 +527,7 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         author: r.try_get("author")?,
         source: r.try_get("source")?,
         decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
         publish_at: r.try_get("publish_at")?,
         takedown_at: r.try_get("takedown_at")?,
         takedown_reason: r.try_get("takedown_reason")?,
@@ -1063,10 +1066,16 @@ pub async fn mark_published(
     ticket_id: i64,
     slug: &str,
     url: &str,
+    withheld: &[String],
 ) -> Result<()> {
     let now = ctx.now.as_millisecond();
     let mut t = load(conn, ticket_id).await?;
-    let republished = !t.takedown_reason.is_empty() || t.state == state::UNPUBLISHED;
+    let previous: String = sqlx::query_scalar("SELECT url FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut *conn)
+        .await
+        .context("Cannot read the ticket's address")?;
+    let republished = !previous.is_empty();
     t.state = state::PUBLISHED.into();
     t.publish_at = None;
     t.takedown_at = None;
@@ -1091,6 +1100,22 @@ pub async fn mark_published(
         "",
     )
     .await?;
+    if !withheld.is_empty() {
+        add_event(
+            conn,
+            ticket_id,
+            now,
+            event::MEDIA_WITHHELD,
+            "bientap",
+            None,
+            &format!(
+                "not published, location data could not be removed: {}",
+                withheld.join(", ")
+            ),
+            "",
+        )
+        .await?;
+    }
     notices::published(conn, ctx, &t, url, republished).await
 }
 

@@ -16,39 +16,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Addresses of one test's people.
-struct People {
-    board: String,
-    head: String,
-    head2: String,
-    deputy: String,
-    secretary: String,
-    ctv: String,
-}
-
-impl People {
-    fn new(tag: &str) -> People {
-        let u = unique(tag);
-        People {
-            board: format!("bbt-{u}@{DOMAIN}"),
-            head: format!("tb-{u}@{DOMAIN}"),
-            head2: format!("tb2-{u}@{DOMAIN}"),
-            deputy: format!("pb-{u}@{DOMAIN}"),
-            secretary: format!("tk-{u}@{DOMAIN}"),
-            ctv: format!("ctv-{u}@{DOMAIN}"),
-        }
-    }
-
-    fn members(&self) -> String {
-        members(&[
-            ("Hoàng Minh Đức", &self.head, "head"),
-            ("Trần Văn Hải", &self.head2, "head"),
-            ("Lê Thị Phương", &self.deputy, "deputy"),
-            ("Vũ Thị Hà", &self.secretary, "secretariat"),
-        ])
-    }
-}
-
 fn board(stack: &'static MailStack, p: &People, extra: &str) -> Board {
     Board::with_members(
         &p.board,
@@ -61,11 +28,6 @@ fn board(stack: &'static MailStack, p: &People, extra: &str) -> Board {
         &p.members(),
         extra,
     )
-}
-
-fn code_in(subject: &str) -> String {
-    let start = subject.find("[BBT-").expect("a ticket code in the subject") + 1;
-    subject[start..start + 13].to_string()
 }
 
 /// The whole loop with one approver: receipt, notification with the

@@ -176,13 +176,24 @@ pub(super) fn resolve_site(
         return None;
     }
     Some(Site {
-        url: url?,
+        url: url.map(|u| resolve_sqlite_url(&u, base))?,
         media_dir: media_dir?,
         media_url: media_url?,
         article_url: article_url?,
         name: r.name.clone().filter(|n| !n.trim().is_empty()),
         publish: publish?,
     })
+}
+
+/// A relative SQLite path is relative to the config file, like every other
+/// path in it.
+fn resolve_sqlite_url(url: &str, base: &std::path::Path) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(rest) if !rest.starts_with('/') && !rest.starts_with(":memory:") => {
+            format!("sqlite://{}", base.join(rest).display())
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// How the approval limit is counted (R6).

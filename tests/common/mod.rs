@@ -572,6 +572,33 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(manifest_dir().join("fixtures/mail").join(name)).unwrap()
 }
 
+/// Starts a database server with `tests/harness/services.sh ensure`, or
+/// fails saying why.
+fn ensure_service(service: &str, what: &str) {
+    let out = Command::new(harness("services.sh"))
+        .args(["ensure", service])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what} is needed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs cleanup from a `Drop` in an async test: on a thread with a runtime
+/// of its own.
+fn on_own_runtime(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work);
+    })
+    .join();
+}
+
 /// A PostgreSQL database of its own for one test, dropped afterwards.
 pub struct PgDatabase {
     pub url: String,
@@ -591,15 +618,7 @@ impl PgDatabase {
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(_) => {
-                let out = Command::new(harness("services.sh"))
-                    .args(["ensure", "postgres"])
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "PostgreSQL is needed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                ensure_service("postgres", "PostgreSQL");
                 sqlx::PgConnection::connect(&admin)
                     .await
                     .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {admin}: {e}"))
@@ -624,22 +643,95 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         let admin = self.admin.clone();
         let name = self.name.clone();
-        // Dropped from async tests: use a thread with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
+        on_own_runtime(async move {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    }
+}
+
+/// A private MariaDB database for one test, dropped afterwards. It may be
+/// reserved first and created later (a site database that is down).
+pub struct MysqlDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+pub fn mysql_admin_url() -> String {
+    std::env::var("BIENTAP_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+impl MysqlDatabase {
+    /// A name and URL for a database that does not exist yet.
+    pub async fn reserve() -> MysqlDatabase {
+        use sqlx::Connection;
+        let admin = mysql_admin_url();
+        if sqlx::MySqlConnection::connect(&admin).await.is_err() {
+            ensure_service("mariadb", "MariaDB");
+            sqlx::MySqlConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to MariaDB at {admin}: {e}"));
+        }
+        let name = unique("bientap").replace('-', "_");
+        let base = admin.rsplit_once('/').unwrap().0;
+        MysqlDatabase {
+            url: format!("{base}/{name}"),
+            name,
+            admin,
+        }
+    }
+
+    /// A new, empty database.
+    pub async fn create() -> MysqlDatabase {
+        let db = MysqlDatabase::reserve().await;
+        db.create_now().await;
+        db
+    }
+
+    pub async fn create_now(&self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::MySqlConnection::connect(&self.admin).await.unwrap();
+        sqlx::query(&format!(
+            "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+impl Drop for MysqlDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        on_own_runtime(async move {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::MySqlConnection::connect(&admin).await {
+                // A failed test may leave connections in a transaction
+                // (their runtime is gone): end them, or DROP waits.
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default();
+                for id in ids {
+                    let _ = sqlx::query(&format!("KILL {id}")).execute(&mut conn).await;
                 }
-            });
-        })
-        .join();
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
     }
 }
 
@@ -777,6 +869,13 @@ impl Mail {
 }
 
 impl MailStack {
+    /// Answers `mail` from `from` with `text` above the quote, through SMTP
+    /// to its Reply-To.
+    pub fn answer(&self, mail: &Mail, from: &str, text: &str) {
+        let to = mail.reply_to.clone().unwrap_or_else(|| mail.from.clone());
+        self.send_smtp(from, &[&to], &mail.reply(from, text));
+    }
+
     /// The mails in a mailbox's INBOX, oldest first.
     pub fn inbox(&self, user: &str) -> Vec<Mail> {
         self.messages(user, "INBOX")
@@ -939,4 +1038,47 @@ pub fn article(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
         body.replace('\n', "\r\n")
     )
     .into_bytes()
+}
+
+/// Addresses of one test's people.
+pub struct People {
+    pub board: String,
+    pub head: String,
+    pub head2: String,
+    pub deputy: String,
+    pub secretary: String,
+    pub ctv: String,
+}
+
+impl People {
+    pub fn new(tag: &str) -> People {
+        let u = unique(tag);
+        People {
+            board: format!("bbt-{u}@{DOMAIN}"),
+            head: format!("tb-{u}@{DOMAIN}"),
+            head2: format!("tb2-{u}@{DOMAIN}"),
+            deputy: format!("pb-{u}@{DOMAIN}"),
+            secretary: format!("tk-{u}@{DOMAIN}"),
+            ctv: format!("ctv-{u}@{DOMAIN}"),
+        }
+    }
+
+    /// Every role but the collaborator's, as `[[members]]` tables.
+    pub fn members(&self) -> String {
+        members(&[
+            ("Hoàng Minh Đức", &self.head, "head"),
+            ("Trần Văn Hải", &self.head2, "head"),
+            ("Lê Thị Phương", &self.deputy, "deputy"),
+            ("Vũ Thị Hà", &self.secretary, "secretariat"),
+        ])
+    }
+}
+
+/// The ticket code in a subject such as "[BBT-2026-00001] Đã nhận bài".
+pub fn code_in(subject: &str) -> String {
+    let start = subject.find("[BBT-").expect("a ticket code in the subject") + 1;
+    subject
+        .get(start..start + 13)
+        .expect("a whole ticket code")
+        .to_string()
 }

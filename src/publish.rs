@@ -1,0 +1,954 @@
+//! Publishing approved items into the portal's database.
+//!
+//! The portal's tables (`migrations/site/`, documented in
+//! docs/site-schema.md) live in a database of their own, given by
+//! `[site] url`: SQLite, PostgreSQL or MySQL/MariaDB; never assumed to be
+//! the state database's server. An approved ticket is queued for the next
+//! publishing moment (at once, or the configured windows on working days,
+//! R15) and published in approval order:
+//!
+//! 1. media files are copied into the site's media directory under
+//!    content-addressed names, photos stripped of GPS data, and fsynced;
+//! 2. one site transaction upserts the article (keyed by its origin, the
+//!    ticket code), replaces its media rows and logs the publication (R19);
+//! 3. one state transaction marks the ticket published and puts the
+//!    sender's mail with the link in the outbox.
+//!
+//! A crash between the steps repeats the later ones: files are never
+//! rewritten, the upsert is idempotent, and the ticket is only marked
+//! published with its mail. A site database that is down leaves the ticket
+//! approved; it is retried with growing delays.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Row};
+use tokio::sync::Notify;
+
+use crate::config::{Config, Site};
+use crate::content::html::ATTACHMENT_SCHEME;
+use crate::content::image;
+use crate::net::Shutdown;
+use crate::schedule::Clock;
+use crate::schedule::calendar::Calendar;
+use crate::store::archive::sha256_hex;
+use crate::store::{Archive, Attachment, Store};
+use crate::text::{escape_html, fold_ascii, truncate_chars};
+use crate::workflow::{self, Ctx, state};
+
+/// The longest a publication waits before it is retried.
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// The SQL dialect of the site database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+const SITE_MIGRATIONS: &[(i64, &str, &str, &str, &str)] = &[(
+    1,
+    "portal",
+    include_str!("../migrations/site/sqlite/0001_portal.sql"),
+    include_str!("../migrations/site/postgres/0001_portal.sql"),
+    include_str!("../migrations/site/mysql/0001_portal.sql"),
+)];
+
+#[derive(Debug)]
+struct SiteMigrations(Dialect);
+
+impl<'s> MigrationSource<'s> for SiteMigrations {
+    fn resolve(
+        self,
+    ) -> futures::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        let migrations = SITE_MIGRATIONS
+            .iter()
+            .map(|(version, name, sqlite, postgres, mysql)| {
+                let sql = match self.0 {
+                    Dialect::Sqlite => *sqlite,
+                    Dialect::Postgres => *postgres,
+                    Dialect::Mysql => *mysql,
+                };
+                Migration::new(
+                    *version,
+                    std::borrow::Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    std::borrow::Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+/// The portal's database.
+#[derive(Debug, Clone)]
+pub struct SiteDb {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// An article as the portal stores it.
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub origin: String,
+    pub title: String,
+    pub summary: String,
+    pub body_html: String,
+    pub author: String,
+    pub source: String,
+    pub category: String,
+    pub reference_news: bool,
+    pub reference_notice: String,
+    pub credit_line: String,
+    pub version: i64,
+    pub approved_by: String,
+    pub approved_at: i64,
+    pub media: Vec<MediaFile>,
+}
+
+/// A file published with an article.
+#[derive(Debug, Clone)]
+pub struct MediaFile {
+    pub sha256: String,
+    pub file_name: String,
+    pub original_name: String,
+    pub content_type: String,
+    pub url: String,
+    pub is_image: bool,
+    pub dimensions: Option<(u32, u32)>,
+}
+
+/// Folds a title to an ASCII slug: "Hội nghị tổng kết năm 2026" →
+/// "hoi-nghi-tong-ket-nam-2026".
+pub fn slugify(title: &str) -> String {
+    let mut slug = String::with_capacity(title.len());
+    for c in fold_ascii(title).chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let mut out: String = slug.chars().take(200).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        "bai-viet".to_string()
+    } else {
+        out
+    }
+}
+
+/// The lead paragraph: the first paragraph of the text, cut near 300
+/// characters at a sentence end.
+pub fn summary(text: &str) -> String {
+    let first = text
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .find(|p| p.chars().count() > 20 && !p.to_lowercase().starts_with("kính gửi"))
+        .unwrap_or_default();
+    if first.chars().count() <= 300 {
+        return first;
+    }
+    let cut: String = first.chars().take(300).collect();
+    match cut.rfind(". ") {
+        Some(i) if i > 100 => cut.get(..=i).unwrap_or(&cut).to_string(),
+        _ => truncate_chars(&first, 300),
+    }
+}
+
+/// A text column of a site row. MySQL reports TEXT columns as BLOB through
+/// sqlx's `Any` driver (sqlx#3390, fixed after 0.8), so bytes are accepted
+/// and must be UTF-8.
+pub fn text(row: &sqlx::any::AnyRow, column: &str) -> Result<String> {
+    match row.try_get::<String, _>(column) {
+        Ok(s) => Ok(s),
+        Err(_) => {
+            let bytes: Vec<u8> = row
+                .try_get(column)
+                .with_context(|| format!("Cannot read column {column}"))?;
+            String::from_utf8(bytes).with_context(|| format!("Column {column} is not UTF-8"))
+        }
+    }
+}
+
+impl SiteDb {
+    /// Connects to the portal's database and brings its tables up to date.
+    pub async fn open(url: &str) -> Result<SiteDb> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Dialect::Mysql
+        } else {
+            bail!("Unsupported site database URL; use sqlite://, postgres:// or mysql://");
+        };
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                }
+            }
+            Dialect::Mysql => url.replacen("mariadb:", "mysql:", 1),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .context("Invalid site database URL")?
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(20))
+            .connect_with(options)
+            .await
+            .with_context(|| {
+                format!(
+                    "Cannot connect to the site database {}",
+                    crate::config::redact_url(&url)
+                )
+            })?;
+        if dialect == Dialect::Mysql {
+            sqlx::query("SET NAMES utf8mb4")
+                .execute(&pool)
+                .await
+                .context("Cannot set the site database's character set")?;
+        }
+        Migrator::new(SiteMigrations(dialect))
+            .await
+            .context("Cannot load the site migrations")?
+            .run(&pool)
+            .await
+            .context("Cannot bring the site database's tables up to date")?;
+        Ok(SiteDb { pool, dialect })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// `$1, $2…` as the dialect wants them (MySQL: `?`, in order).
+    fn sql(&self, q: &str) -> String {
+        if self.dialect != Dialect::Mysql {
+            return q.to_string();
+        }
+        let mut out = String::with_capacity(q.len());
+        let mut chars = q.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The id of a category, created on first use.
+    async fn category(&self, conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
+        if name.trim().is_empty() {
+            return Ok(None);
+        }
+        let slug = slugify(name);
+        let insert = match self.dialect {
+            Dialect::Mysql => "INSERT IGNORE INTO categories (slug, name) VALUES (?, ?)",
+            _ => {
+                "INSERT INTO categories (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING"
+            }
+        };
+        sqlx::query(insert)
+            .bind(&slug)
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .context("Cannot record the category")?;
+        let id: i64 = sqlx::query_scalar(&self.sql("SELECT id FROM categories WHERE slug = $1"))
+            .bind(&slug)
+            .fetch_one(&mut *conn)
+            .await
+            .context("Cannot read the category")?;
+        Ok(Some(id))
+    }
+
+    /// A slug no other article uses: the title's, or the title's with -2, -3…
+    async fn free_slug(
+        &self,
+        conn: &mut AnyConnection,
+        origin: &str,
+        title: &str,
+    ) -> Result<String> {
+        let existing: Option<String> =
+            sqlx::query_scalar(&self.sql("SELECT slug FROM articles WHERE origin = $1"))
+                .bind(origin)
+                .fetch_optional(&mut *conn)
+                .await
+                .context("Cannot read the article")?;
+        if let Some(slug) = existing {
+            // A republished article keeps its address.
+            return Ok(slug);
+        }
+        let base = slugify(title);
+        for n in 1..1000 {
+            let candidate = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let taken: Option<i64> =
+                sqlx::query_scalar(&self.sql("SELECT id FROM articles WHERE slug = $1"))
+                    .bind(&candidate)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .context("Cannot check the slug")?;
+            if taken.is_none() {
+                return Ok(candidate);
+            }
+        }
+        Ok(format!("{base}-{}", origin.to_ascii_lowercase()))
+    }
+
+    /// Publishes (or republishes in place) an article; returns its slug.
+    pub async fn publish(&self, a: &Article, now: i64) -> Result<String> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("Cannot start a site transaction")?;
+        let category = self.category(&mut tx, &a.category).await?;
+        let slug = self.free_slug(&mut tx, &a.origin, &a.title).await?;
+        let current =
+            sqlx::query(&self.sql(
+                "SELECT id, status, version, title, body_html FROM articles WHERE origin = $1",
+            ))
+            .bind(&a.origin)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("Cannot read the article")?;
+        let existing: Option<i64> = match &current {
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                let status = text(row, "status")?;
+                let version: i64 = row.try_get("version")?;
+                let title = text(row, "title")?;
+                let body = text(row, "body_html")?;
+                if status == "published"
+                    && version == a.version
+                    && title == a.title
+                    && body == a.body_html
+                {
+                    // Published already (a crash before the ticket was marked): nothing to redo.
+                    return Ok(slug);
+                }
+                Some(id)
+            }
+            None => None,
+        };
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(&self.sql("DELETE FROM media WHERE article_id = $1"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .context("Cannot replace the article's media")?;
+                id
+            }
+            None => {
+                // A placeholder row, filled in by the update below within
+                // the same transaction.
+                sqlx::query(&self.sql(
+                    "INSERT INTO articles (origin, slug, title, summary, body_html, author, source, reference_news,
+                         reference_notice, credit_line, status, version, approved_by, approved_at, published_at,
+                         updated_at, unpublish_reason)
+                     VALUES ($1, $2, '', '', '', '', '', 0, '', '', 'published', 0, '', 0, 0, 0, '')",
+                ))
+                .bind(&a.origin)
+                .bind(&slug)
+                .execute(&mut *tx)
+                .await
+                .context("Cannot insert the article")?;
+                sqlx::query_scalar(&self.sql("SELECT id FROM articles WHERE origin = $1"))
+                    .bind(&a.origin)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .context("Cannot read the new article's id")?
+            }
+        };
+        sqlx::query(&self.sql(
+            "UPDATE articles SET slug = $1, title = $2, summary = $3, body_html = $4, author = $5, source = $6,
+                 category_id = $7, reference_news = $8, reference_notice = $9, credit_line = $10, status = 'published',
+                 version = $11, approved_by = $12, approved_at = $13, published_at = $14, updated_at = $15,
+                 unpublished_at = NULL, unpublish_reason = ''
+             WHERE id = $16",
+        ))
+        .bind(&slug)
+        .bind(&a.title)
+        .bind(&a.summary)
+        .bind(&a.body_html)
+        .bind(&a.author)
+        .bind(&a.source)
+        .bind(category)
+        .bind(i64::from(a.reference_news))
+        .bind(&a.reference_notice)
+        .bind(&a.credit_line)
+        .bind(a.version)
+        .bind(&a.approved_by)
+        .bind(a.approved_at)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .context("Cannot write the article")?;
+        for (position, m) in (0_i64..).zip(&a.media) {
+            sqlx::query(&self.sql(
+                "INSERT INTO media (article_id, position, sha256, file_name, original_name, content_type, url, is_image,
+                     width, height)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            ))
+            .bind(id)
+            .bind(position)
+            .bind(&m.sha256)
+            .bind(&m.file_name)
+            .bind(&m.original_name)
+            .bind(&m.content_type)
+            .bind(&m.url)
+            .bind(i64::from(m.is_image))
+            .bind(m.dimensions.map(|(w, _)| i64::from(w)))
+            .bind(m.dimensions.map(|(_, h)| i64::from(h)))
+            .execute(&mut *tx)
+            .await
+            .context("Cannot record a media file")?;
+        }
+        let action = if existing.is_some() {
+            "updated"
+        } else {
+            "published"
+        };
+        self.log(&mut tx, id, a, action, &a.approved_by, "", now)
+            .await?;
+        tx.commit().await.context("Cannot commit the publication")?;
+        Ok(slug)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn log(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+        a: &Article,
+        action: &str,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(&self.sql(
+            "INSERT INTO publication_log (article_id, origin, action, at, by_whom, reason, title, version, body_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        ))
+        .bind(id)
+        .bind(&a.origin)
+        .bind(action)
+        .bind(now)
+        .bind(by)
+        .bind(reason)
+        .bind(&a.title)
+        .bind(a.version)
+        .bind(sha256_hex(a.body_html.as_bytes()))
+        .execute(conn)
+        .await
+        .context("Cannot log the publication")?;
+        Ok(())
+    }
+
+    /// Takes an article down: the row stays, marked unpublished, with the
+    /// reason (R19).
+    pub async fn unpublish(&self, origin: &str, reason: &str, by: &str, now: i64) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("Cannot start a site transaction")?;
+        let row =
+            sqlx::query(&self.sql(
+                "SELECT id, status, title, version, body_html FROM articles WHERE origin = $1",
+            ))
+            .bind(origin)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("Cannot read the article")?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let id: i64 = row.try_get("id")?;
+        if text(&row, "status")? == "unpublished" {
+            // Taken down already (a crash before the ticket was marked).
+            return Ok(true);
+        }
+        sqlx::query(&self.sql(
+            "UPDATE articles SET status = 'unpublished', unpublished_at = $1, unpublish_reason = $2, updated_at = $3 WHERE id = $4",
+        ))
+        .bind(now)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .context("Cannot take the article down")?;
+        let logged = Article {
+            origin: origin.to_string(),
+            title: text(&row, "title")?,
+            version: row.try_get("version")?,
+            body_html: text(&row, "body_html")?,
+            summary: String::new(),
+            author: String::new(),
+            source: String::new(),
+            category: String::new(),
+            reference_news: false,
+            reference_notice: String::new(),
+            credit_line: String::new(),
+            approved_by: String::new(),
+            approved_at: 0,
+            media: Vec::new(),
+        };
+        self.log(&mut tx, id, &logged, "unpublished", by, reason, now)
+            .await?;
+        tx.commit().await.context("Cannot commit the takedown")?;
+        Ok(true)
+    }
+}
+
+/// Copies an attachment into the media directory under a content-addressed
+/// name (photos without GPS data), durably; returns its description, or
+/// None for a photo whose location data cannot be removed (HEIC, broken
+/// EXIF): a collaborator's whereabouts never reach the portal.
+fn copy_media(archive: &Archive, site: &Site, a: &Attachment) -> Result<Option<MediaFile>> {
+    let bytes = archive.read(&a.sha256)?;
+    let sniffed = image::sniff(&bytes);
+    let cleaned = image::strip_gps(&bytes);
+    let data: &[u8] = &cleaned.data;
+    if sniffed.is_some() && image::has_gps(data) {
+        return Ok(None);
+    }
+    let sha = sha256_hex(data);
+    let ext = match sniffed {
+        Some(t) => t.extension().to_string(),
+        None => a
+            .filename
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| "bin".to_string()),
+    };
+    let file_name = format!("{sha}.{ext}");
+    let dir = site.media_dir.join(sha.get(..2).unwrap_or("00"));
+    let dest = dir.join(&file_name);
+    if !dest.is_file() {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("Cannot create {}", dir.display()))?;
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(data)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &dest)?;
+            std::fs::File::open(&dir)?.sync_all()
+        };
+        write().with_context(|| format!("Cannot write {}", dest.display()))?;
+    }
+    Ok(Some(MediaFile {
+        url: format!(
+            "{}/{}/{file_name}",
+            site.media_url.trim_end_matches('/'),
+            sha.get(..2).unwrap_or("00")
+        ),
+        sha256: sha,
+        file_name,
+        original_name: a.filename.clone(),
+        content_type: sniffed.map_or(a.content_type.clone(), |t| t.mime().to_string()),
+        is_image: sniffed.is_some(),
+        dimensions: sniffed.and_then(|_| image::dimensions(data)),
+    }))
+}
+
+/// Publishes what is due and takes down what is asked.
+pub struct Publisher {
+    config: Arc<Config>,
+    store: Store,
+    archive: Archive,
+    calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
+    key: workflow::auth::ReplyKey,
+    site: Option<SiteDb>,
+    wake: Arc<Notify>,
+    outbox: Arc<Notify>,
+}
+
+/// What the publisher needs.
+pub struct PublisherParts {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub archive: Archive,
+    pub calendar: Arc<Calendar>,
+    pub clock: Arc<dyn Clock>,
+    pub key: workflow::auth::ReplyKey,
+    pub wake: Arc<Notify>,
+    pub outbox: Arc<Notify>,
+}
+
+impl Publisher {
+    pub fn new(p: PublisherParts) -> Publisher {
+        Publisher {
+            config: p.config,
+            store: p.store,
+            archive: p.archive,
+            calendar: p.calendar,
+            clock: p.clock,
+            key: p.key,
+            site: None,
+            wake: p.wake,
+            outbox: p.outbox,
+        }
+    }
+
+    /// The site database, connected on first use (it may be down when the
+    /// daemon starts).
+    async fn site(&mut self) -> Result<&SiteDb> {
+        let Some(cfg) = &self.config.site else {
+            bail!("No [site] section: publishing is not configured");
+        };
+        if self.site.is_none() {
+            self.site = Some(SiteDb::open(&cfg.url).await?);
+        }
+        self.site
+            .as_ref()
+            .context("The site database is not connected")
+    }
+
+    /// Publishes until shutdown.
+    pub async fn run(mut self, shutdown: &Shutdown) {
+        if self.config.site.is_none() {
+            tracing::info!("no [site] section: approved items are not published");
+            return;
+        }
+        let mut failures = 0u32;
+        loop {
+            let now = self.clock.now();
+            let wait = match self.publish_due(now).await {
+                Ok(_) => {
+                    failures = 0;
+                    self.next_due_in(now).await.unwrap_or(MAX_RETRY)
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    // The site database may be down: forget the pool, retry later.
+                    self.site = None;
+                    let delay = Duration::from_secs(5u64.saturating_mul(1 << failures.min(9)))
+                        .min(MAX_RETRY);
+                    tracing::warn!(error = %format!("{e:#}"), retry_in_secs = delay.as_secs(), "publishing failed; will retry");
+                    delay
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait.min(Duration::from_secs(60))) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn next_due_in(&self, now: Timestamp) -> Result<Duration> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(publish_at) FROM tickets WHERE publish_at IS NOT NULL")
+                .fetch_one(self.store.pool())
+                .await
+                .context("Cannot read the next publication")?;
+        Ok(next.map_or(MAX_RETRY, |ms| {
+            Duration::from_millis(u64::try_from(ms - now.as_millisecond()).unwrap_or(0))
+        }))
+    }
+
+    /// Takes down what approvers asked to, then publishes every queued
+    /// ticket whose moment has come, in approval order; returns the codes
+    /// done. A ticket that fails is retried later with a growing delay.
+    pub async fn publish_due(&mut self, now: Timestamp) -> Result<Vec<String>> {
+        let takedowns = sqlx::query(
+            "SELECT code, takedown_reason, decided_by FROM tickets WHERE takedown_at IS NOT NULL AND state = $1 ORDER BY takedown_at",
+        )
+        .bind(state::PUBLISHED)
+        .fetch_all(self.store.pool())
+        .await
+        .context("Cannot read the takedown requests")?;
+        let mut done = Vec::new();
+        for r in &takedowns {
+            let code: String = r.try_get("code")?;
+            let reason: String = r.try_get("takedown_reason")?;
+            let by: String = r.try_get("decided_by")?;
+            self.take_down(&code, &reason, &by, now).await?;
+            done.push(code);
+        }
+        let due = sqlx::query(
+            "SELECT id, code, publish_attempts FROM tickets WHERE publish_at IS NOT NULL AND publish_at <= $1 AND state = $2
+             ORDER BY decided_at, id",
+        )
+        .bind(now.as_millisecond())
+        .bind(state::APPROVED)
+        .fetch_all(self.store.pool())
+        .await
+        .context("Cannot read the publishing queue")?;
+        for r in &due {
+            let id: i64 = r.try_get("id")?;
+            let code: String = r.try_get("code")?;
+            let attempts: i64 = r.try_get("publish_attempts")?;
+            match self.publish(&code, now).await {
+                Ok(_) => done.push(code),
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    let delay = Duration::from_secs(5u64.saturating_mul(1 << attempts.clamp(0, 9)))
+                        .min(MAX_RETRY);
+                    tracing::warn!(ticket = %code, %error, retry_in_secs = delay.as_secs(), "publishing failed; will retry");
+                    let retry_at = now.as_millisecond()
+                        + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                    let mut conn = self
+                        .store
+                        .pool()
+                        .acquire()
+                        .await
+                        .context("Cannot reach the state database")?;
+                    workflow::publish_failed(&mut conn, id, &error, retry_at).await?;
+                    // A fresh connection next time: the site may have been down.
+                    self.site = None;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    fn ctx(&self, now: Timestamp) -> Ctx<'_> {
+        Ctx {
+            config: &self.config,
+            key: &self.key,
+            calendar: &self.calendar,
+            now,
+        }
+    }
+
+    /// A ticket by its code, with its latest version.
+    async fn ticket(&self, code: &str) -> Result<(workflow::Ticket, workflow::Version)> {
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .context("Cannot reach the state database")?;
+        let id = workflow::ticket_id(&mut conn, code)
+            .await?
+            .with_context(|| format!("No ticket {code}"))?;
+        let t = workflow::load(&mut conn, id).await?;
+        let version = workflow::latest_version(&mut conn, id).await?;
+        Ok((t, version))
+    }
+
+    /// Takes one published ticket down from the portal and marks it.
+    pub async fn take_down(
+        &mut self,
+        code: &str,
+        reason: &str,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let (t, _) = self.ticket(code).await?;
+        if t.state != state::PUBLISHED {
+            bail!(
+                "Ticket {code} is {}, not published; there is nothing to take down",
+                t.state
+            );
+        }
+        if reason.trim().is_empty() {
+            bail!("Give the reason for taking {code} down; it is kept with the article (R19)");
+        }
+        self.site()
+            .await?
+            .unpublish(code, reason, by, now.as_second())
+            .await?;
+        let mut tx = self.store.begin().await?;
+        workflow::mark_unpublished(&mut tx, &self.ctx(now), t.id, reason, by).await?;
+        tx.commit()
+            .await
+            .context("Cannot commit the takedown on the ticket")?;
+        tracing::info!(ticket = %code, %reason, "taken down from the portal");
+        Ok(())
+    }
+
+    /// Publishes one approved ticket now, whatever its publishing moment
+    /// (the console's `bientap publish`).
+    pub async fn publish_now(&mut self, code: &str, now: Timestamp) -> Result<String> {
+        let (t, _) = self.ticket(code).await?;
+        check_publishable(&t)?;
+        let mut tx = self.store.begin().await?;
+        workflow::queue_now(&mut tx, &self.ctx(now), t.id).await?;
+        tx.commit().await.context("Cannot queue the ticket")?;
+        self.publish(code, now).await
+    }
+
+    /// Publishes one approved ticket.
+    async fn publish(&mut self, code: &str, now: Timestamp) -> Result<String> {
+        let (t, version) = self.ticket(code).await?;
+        check_publishable(&t)?;
+        let site_cfg = self
+            .config
+            .site
+            .clone()
+            .context("No [site] section: publishing is not configured")?;
+        // 1. Media files first: the row must never point at a missing file.
+        let archive = self.archive.clone();
+        let attachments = version.attachments.clone();
+        let cfg = site_cfg.clone();
+        let media = tokio::task::spawn_blocking(move || {
+            attachments
+                .iter()
+                .map(|a| copy_media(&archive, &cfg, a).map(|m| (a, m)))
+                .collect::<Result<Vec<_>>>()
+                .map(|all| {
+                    let mut kept = Vec::new();
+                    let mut withheld = Vec::new();
+                    for (a, m) in all {
+                        match m {
+                            Some(m) => kept.push((a.sha256.clone(), m)),
+                            None => withheld.push(a.filename.clone()),
+                        }
+                    }
+                    (kept, withheld)
+                })
+        })
+        .await
+        .context("The media copy task failed")??;
+        let (media, withheld) = media;
+        if !withheld.is_empty() {
+            tracing::warn!(ticket = %code, files = ?withheld, "photos left out: their location data cannot be removed");
+        }
+        let by_original: BTreeMap<String, String> = media
+            .iter()
+            .map(|(orig, m)| (orig.clone(), m.url.clone()))
+            .collect();
+        let body_html = rewrite_images(&version.body_html, &by_original);
+        let site_name = site_cfg
+            .name
+            .clone()
+            .unwrap_or_else(|| self.config.board.name.clone());
+        let article = Article {
+            origin: t.code.clone(),
+            // Within the portal's column sizes (docs/site-schema.md).
+            title: truncate_chars(&t.title, 480),
+            summary: summary(&version.body_text),
+            body_html,
+            author: truncate_chars(&t.author, 290),
+            source: truncate_chars(&t.source, 290),
+            category: truncate_chars(&t.category, 190),
+            reference_news: t.reference_news,
+            reference_notice: if t.reference_news {
+                "Tin tham khảo: thông tin chưa được cơ quan có thẩm quyền xác nhận chính thức."
+                    .to_string()
+            } else {
+                String::new()
+            },
+            credit_line: format!(
+                "Tác giả: {}. Nguồn: {}. Khi phát hành lại thông tin từ {site_name}, đề nghị ghi rõ nguồn.",
+                t.author, t.source
+            ),
+            version: version.number,
+            approved_by: t.decided_by.clone(),
+            approved_at: t.decided_at.unwrap_or(now.as_millisecond()) / 1000,
+            media: media.into_iter().map(|(_, m)| m).collect(),
+        };
+        // 2. The portal's row, in one site transaction.
+        let now_s = now.as_second();
+        let slug = self.site().await?.publish(&article, now_s).await?;
+        let url = site_cfg.article_url.replace("{slug}", &slug);
+        // 3. The ticket and the sender's mail, in one state transaction.
+        let mut tx = self.store.begin().await?;
+        workflow::mark_published(&mut tx, &self.ctx(now), t.id, &slug, &url, &withheld).await?;
+        tx.commit()
+            .await
+            .context("Cannot commit the publication on the ticket")?;
+        self.outbox.notify_one();
+        tracing::info!(ticket = %code, %url, "published");
+        Ok(url)
+    }
+}
+
+/// Only approved items with their credits are published (R5, R8).
+fn check_publishable(t: &workflow::Ticket) -> Result<()> {
+    if t.state != state::APPROVED {
+        bail!(
+            "Ticket {} is {}, not approved; only approved items are published (R5)",
+            t.code,
+            t.state
+        );
+    }
+    if let Some(missing) = workflow::missing_credits(t) {
+        bail!(
+            "Ticket {} lacks {missing} (R8); the approver supplies it on the approve line",
+            t.code
+        );
+    }
+    Ok(())
+}
+
+/// Points the article's images at their published copies.
+fn rewrite_images(html: &str, urls: &BTreeMap<String, String>) -> String {
+    let mut out = html.to_string();
+    for (sha, url) in urls {
+        out = out.replace(&format!("{ATTACHMENT_SCHEME}{sha}"), &escape_html(url));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_fold_vietnamese() {
+        assert_eq!(
+            slugify("Hội nghị tổng kết năm 2026"),
+            "hoi-nghi-tong-ket-nam-2026"
+        );
+        assert_eq!(
+            slugify("Đắk Nông: “Ngày hội” — đại đoàn kết!"),
+            "dak-nong-ngay-hoi-dai-doan-ket"
+        );
+        assert_eq!(slugify("???"), "bai-viet");
+    }
+
+    #[test]
+    fn summary_is_the_lead_paragraph() {
+        assert_eq!(
+            summary("Kính gửi Ban biên tập,\n\nSáng nay xã tổ chức hội nghị lớn.\n\nĐoạn hai."),
+            "Sáng nay xã tổ chức hội nghị lớn."
+        );
+        let long = format!("{}. {}", "Câu mở đầu rất dài ".repeat(10), "x ".repeat(200));
+        let s = summary(&long);
+        assert!(s.chars().count() <= 301 && s.ends_with('.'), "{s}");
+    }
+}
