@@ -15,6 +15,8 @@ pub mod image;
 pub mod legacy;
 pub mod names;
 pub mod reply;
+pub mod screen;
+pub mod similar;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
