@@ -175,7 +175,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     if let Command::Inspect { file, json } = &cli.command {
         // Inspect works without a valid config (board defaults then).
         let config = Config::load(&cli.config).ok();
-        return report(inspect(config.as_ref(), file, *json));
+        return report(inspect(config.as_ref(), file, *json).await);
     }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
@@ -243,7 +243,8 @@ fn describe(c: &Config) -> String {
     };
     format!(
         "board: {} <{}>, time zone {}\nmailbox: {source}\noutgoing mail: {outbound}\n\
-         review: {}, default approver {approver}, {} route(s)\nstate: {} (database {})\nmembers: {} ({} active)",
+         review: {}, default approver {approver}, {} route(s)\nstate: {} (database {})\nmembers: {} ({} active)\n\
+         screening: {}; near copies from {:.0}%",
         c.board.name,
         c.board.address,
         c.board.time_zone_name,
@@ -256,7 +257,20 @@ fn describe(c: &Config) -> String {
         c.storage.state_dir.display(),
         config::redact_url(&c.database.url),
         c.members.len(),
-        c.members.iter().filter(|m| m.active).count()
+        c.members.iter().filter(|m| m.active).count(),
+        c.content
+            .word_lists
+            .iter()
+            .map(|l| format!(
+                "{} \"{}\" ({} phrases: {})",
+                l.rule,
+                l.name,
+                l.phrases.len(),
+                l.phrases.join(", ")
+            ))
+            .collect::<Vec<_>>()
+            .join("; "),
+        c.screening.similarity * 100.0
     )
 }
 
@@ -799,14 +813,54 @@ struct Inspection<'a> {
     date: Option<String>,
     recipients: Vec<String>,
     attachments: Vec<&'a content::Part<'a>>,
+    /// Findings for the reviewer (Vietnamese, as on the ticket).
     notes: Vec<String>,
+    /// A classification stamp (R10): the mail would be quarantined and the
+    /// heads told.
+    classified: Option<String>,
+    /// Credits found (R8).
+    author: Option<String>,
+    source: Option<String>,
+    /// The text was converted from this legacy encoding (R24).
+    converted_from: Option<&'static str>,
     body_html: String,
     body_text: String,
     /// For replies: the new text without quoted history and signature.
     reply_text: Option<String>,
 }
 
-fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
+/// Near copies among the board's tickets (R12), when its state database
+/// exists and answers; a note saying why not otherwise.
+async fn near_copies(
+    config: Option<&Config>,
+    fingerprint: &crate::workflow::copies::Fingerprint,
+) -> Vec<String> {
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    let url = &config.database.url;
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !Path::new(path.split('?').next().unwrap_or(path)).exists()
+    {
+        return Vec::new();
+    }
+    let compared = async {
+        let store = Store::open(url).await?;
+        let mut conn = store.pool().acquire().await?;
+        let found =
+            crate::workflow::copies::near(&mut conn, fingerprint, config.screening.similarity)
+                .await;
+        drop(conn);
+        store.close().await;
+        found
+    };
+    match compared.await {
+        Ok(found) => found,
+        Err(e) => vec![format!("(not compared with earlier articles: {e:#})")],
+    }
+}
+
+async fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("Cannot read {}", file.display()))?;
     let (prefix, board) = config
         .map(|c| (c.board.code_prefix.clone(), c.board.address.clone()))
@@ -818,9 +872,29 @@ fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
             file.display()
         );
     };
-    let mail = content::extract(&msg);
+    let mut mail = content::extract(&msg);
     let class = classify::classify(&msg, &mail, &prefix, &board);
+    let refined = matches!(class, Class::Submission | Class::Reply { .. }).then(|| {
+        let defaults = content::refine::Options::default();
+        content::refine::refine(&mut mail, config.map_or(&defaults, |c| &c.content))
+    });
+    let class = match refined.as_ref().and_then(|r| r.quarantine.clone()) {
+        Some(reason) => Class::Quarantine { reason },
+        None => class,
+    };
+    if matches!(class, Class::Submission) {
+        let attachments: Vec<crate::store::Attachment> =
+            mail.attachments.iter().map(content::Part::record).collect();
+        let fingerprint = crate::workflow::copies::Fingerprint::of(&mail.body_text, &attachments);
+        let found = near_copies(config, &fingerprint).await;
+        mail.notes.extend(found);
+    }
     let reply_text = matches!(class, Class::Reply { .. }).then(|| reply::new_text(&mail.body_text));
+    // A classified mail's content is not shown (R10).
+    if refined.as_ref().is_some_and(|r| r.classified.is_some()) {
+        mail.body_html.clear();
+        mail.body_text.clear();
+    }
     let inspection = Inspection {
         file: file.display().to_string(),
         size: raw.len(),
@@ -834,6 +908,13 @@ fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
         recipients: mail.recipients.clone(),
         attachments: mail.attachments.iter().collect(),
         notes: mail.notes.clone(),
+        classified: refined
+            .as_ref()
+            .and_then(|r| r.classified.as_ref())
+            .map(|m| format!("{} ({})", m.level.label(), m.place)),
+        author: refined.as_ref().and_then(|r| r.credits.author.clone()),
+        source: refined.as_ref().and_then(|r| r.credits.source.clone()),
+        converted_from: refined.as_ref().and_then(|r| r.converted).map(|e| e.name()),
         body_html: mail.body_html.clone(),
         body_text: mail.body_text.clone(),
         reply_text,
@@ -855,7 +936,12 @@ fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
         "file:        {} ({} bytes, sha256 {})",
         i.file, i.size, i.sha256
     );
-    println!("kind:        {kind}");
+    match &i.classified {
+        Some(mark) => println!(
+            "kind:        quarantined: classification mark {mark}; not forwarded, the heads are told (R10)"
+        ),
+        None => println!("kind:        {kind}"),
+    }
     if config.is_none() {
         println!("             (no readable configuration: board defaults used)");
     }
@@ -875,12 +961,25 @@ fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
     );
     for a in &i.attachments {
         println!(
-            "attachment:  {} ({}, {} bytes{})",
+            "attachment:  {} ({}, {} bytes{}{})",
             a.filename,
             a.content_type,
             a.size,
+            a.dimensions
+                .map(|(w, h)| format!(", {w}×{h}"))
+                .unwrap_or_default(),
             if a.inline { ", inline" } else { "" }
         );
+    }
+    if i.classified.is_none() && matches!(i.class, Class::Submission | Class::Reply { .. }) {
+        println!(
+            "credits:     author {}; source {} (R8)",
+            i.author.as_deref().unwrap_or("-"),
+            i.source.as_deref().unwrap_or("-")
+        );
+    }
+    if let Some(enc) = i.converted_from {
+        println!("encoding:    converted from {enc} to Unicode (R24)");
     }
     for n in &i.notes {
         println!("note:        {n}");
@@ -888,7 +987,11 @@ fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()> {
     if let Some(r) = &i.reply_text {
         println!("reply text:\n{}", indent(r));
     }
-    println!("body (sanitized HTML):\n{}", indent(&i.body_html));
+    if i.classified.is_some() {
+        println!("body:        (not shown: classified)");
+    } else {
+        println!("body (sanitized HTML):\n{}", indent(&i.body_html));
+    }
     Ok(())
 }
 

@@ -16,7 +16,9 @@ use serde::Deserialize;
 
 use crate::text;
 
+mod content;
 mod timing;
+pub use content::Screening;
 pub use timing::{Counting, Deadlines, PublishMode, Reminders, Site};
 
 /// Where `bientap` looks for its configuration when `--config` is not given.
@@ -67,6 +69,10 @@ pub struct Config {
     pub reminders: Reminders,
     /// The portal; `None` when the board does not publish through bientap.
     pub site: Option<Site>,
+    /// How submissions are read and checked (`[content]`, word lists of
+    /// `[screening]`).
+    pub content: crate::content::refine::Options,
+    pub screening: Screening,
 }
 
 #[derive(Debug, Clone)]
@@ -430,6 +436,10 @@ struct RawConfig {
     #[serde(default)]
     reminders: timing::RawReminders,
     site: Option<timing::RawSite>,
+    #[serde(default)]
+    content: content::RawContent,
+    #[serde(default)]
+    screening: content::RawScreening,
 }
 
 #[derive(Debug, Deserialize)]
@@ -747,6 +757,8 @@ impl RawConfig {
         let calendar = timing::resolve_calendar(&self.calendar, problems);
         let deadlines = timing::resolve_deadlines(&self.deadlines, problems);
         let reminders = timing::resolve_reminders(&self.reminders, problems);
+        let (content, screening) =
+            content::resolve_content(&self.content, &self.screening, problems);
         let site = match &self.site {
             Some(raw) => Some(timing::resolve_site(raw, base, problems)?),
             None => None,
@@ -773,6 +785,8 @@ impl RawConfig {
             deadlines,
             reminders,
             site,
+            content,
+            screening,
         })
     }
 

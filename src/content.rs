@@ -14,6 +14,7 @@ pub mod html;
 pub mod image;
 pub mod legacy;
 pub mod names;
+pub mod refine;
 pub mod reply;
 pub mod screen;
 pub mod similar;
@@ -75,8 +76,27 @@ pub struct Part<'a> {
     pub content_id: String,
     /// Shown inside the body rather than as a separate file.
     pub inline: bool,
+    /// Width and height of a photo, when its bytes say.
+    pub dimensions: Option<(u32, u32)>,
     #[serde(skip)]
     pub data: Cow<'a, [u8]>,
+}
+
+impl Part<'_> {
+    /// The attachment as a ticket version records it (its bytes go to the
+    /// archive under `sha256`).
+    pub fn record(&self) -> crate::store::Attachment {
+        crate::store::Attachment {
+            filename: self.filename.clone(),
+            content_type: self.content_type.clone(),
+            size: i64::try_from(self.size).unwrap_or(i64::MAX),
+            sha256: self.sha256.clone(),
+            content_id: self.content_id.clone(),
+            inline: self.inline,
+            width: self.dimensions.map(|(w, _)| i64::from(w)),
+            height: self.dimensions.map(|(_, h)| i64::from(h)),
+        }
+    }
 }
 
 /// Parses raw bytes. `None` when there is nothing that looks like a message.
@@ -95,7 +115,7 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
 
     let from = first_sender(msg.from()).or_else(|| first_sender(msg.sender()));
     if from.is_none() {
-        notes.push("no usable sender address (From)".to_string());
+        notes.push("Thư không có địa chỉ người gửi (From) dùng được.".to_string());
     }
 
     let subject = msg.subject().map(clean_line).unwrap_or_default();
@@ -131,7 +151,10 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
 
     for (i, part) in msg.parts.iter().enumerate() {
         if part.is_encoding_problem {
-            notes.push(format!("MIME part {} could not be decoded cleanly", i + 1));
+            notes.push(format!(
+                "Phần {} của thư không giải mã được trọn vẹn; có thể thiếu hoặc sai chữ.",
+                i + 1
+            ));
         }
     }
 
@@ -212,7 +235,7 @@ fn collect_attachments<'a>(
         let content_type = content_type_of(part);
         let data: Cow<'a, [u8]> = Cow::Borrowed(part.contents());
         if data.is_empty() {
-            notes.push(format!("attachment {} is empty and was skipped", n + 1));
+            notes.push(format!("Tệp đính kèm thứ {} rỗng nên đã bỏ qua.", n + 1));
             continue;
         }
         let nested_subject = part
@@ -246,6 +269,7 @@ fn collect_attachments<'a>(
             sha256,
             content_id,
             inline,
+            dimensions: None,
             data,
         });
     }
@@ -301,7 +325,7 @@ fn collect_body(
         String::new()
     };
     if body_text.is_empty() && !body_html.is_empty() && has_html && !has_text {
-        notes.push("the HTML body has no readable text".to_string());
+        notes.push("Phần HTML của thư không có chữ đọc được.".to_string());
     }
     (body_html, body_text)
 }

@@ -33,12 +33,15 @@ use sqlx::AnyConnection;
 
 use crate::classify::{self, Class};
 use crate::config::Config;
-use crate::content::{self, reply};
+use crate::content::facts::Credits;
+use crate::content::screen::Mark;
+use crate::content::{self, refine, reply};
 use crate::schedule::{self, Clock, calendar::Calendar};
 use crate::store::archive::{Archive, Batch};
 use crate::store::{self, Attachment, Store};
 use crate::text;
 use crate::workflow::auth::ReplyKey;
+use crate::workflow::copies::{self, Fingerprint};
 use crate::workflow::{self, Ctx, NewTicket};
 
 /// Longest reply text kept on a ticket event.
@@ -140,6 +143,8 @@ impl Prepared {
 #[derive(Debug)]
 enum Verdict {
     Quarantine(String),
+    /// A classification stamp (R10): kept unread, the heads told.
+    Classified(Mark),
     Automatic {
         reason: String,
         ticket: Option<String>,
@@ -164,6 +169,10 @@ struct Article {
     body_text: String,
     notes: Vec<String>,
     attachments: Vec<Attachment>,
+    credits: Credits,
+    fingerprint: Fingerprint,
+    /// The article comes from a Word attachment.
+    from_document: bool,
 }
 
 /// The ingest pipeline of one board.
@@ -554,7 +563,7 @@ fn read_message(
     let Some(msg) = content::parse(raw) else {
         return Ok(None);
     };
-    let mail = content::extract(&msg);
+    let mut mail = content::extract(&msg);
     if msg.headers().is_empty() {
         return Ok(None);
     }
@@ -570,55 +579,73 @@ fn read_message(
         .map(|s| (s.address.clone(), s.name.clone()))
         .unwrap_or_default();
 
-    let archive_parts = |durable: &mut Batch| -> Result<Vec<Attachment>> {
-        mail.attachments
+    // Commands are read from what the replier wrote, whatever a Word file
+    // attached to the reply says.
+    let written = reply::new_text(&mail.body_text);
+    // What a reviewer may read: Word files, legacy encodings, photos, and
+    // the checks the rules demand.
+    let refined = match &class {
+        Class::Submission | Class::Reply { .. } => Some(refine::refine(&mut mail, &config.content)),
+        Class::Automatic { .. } | Class::Quarantine { .. } => None,
+    };
+    let class = match refined.as_ref() {
+        Some(refine::Refined {
+            quarantine: Some(reason),
+            ..
+        }) => Class::Quarantine {
+            reason: reason.clone(),
+        },
+        _ => class,
+    };
+    let article = |durable: &mut Batch| -> Result<Article> {
+        let attachments = mail
+            .attachments
             .iter()
             .map(|a| {
                 archive.put_hashed(durable, &a.sha256, &a.data)?;
-                Ok(Attachment {
-                    filename: a.filename.clone(),
-                    content_type: a.content_type.clone(),
-                    size: i64::try_from(a.size).unwrap_or(i64::MAX),
-                    sha256: a.sha256.clone(),
-                    content_id: a.content_id.clone(),
-                    inline: a.inline,
-                })
+                Ok(a.record())
             })
-            .collect()
-    };
-
-    let verdict = match class {
-        Class::Automatic { reason, ticket } => Verdict::Automatic { reason, ticket },
-        Class::Quarantine { reason } => Verdict::Quarantine(reason),
-        Class::Reply { ticket, .. } => {
-            let new_text = text::truncate_chars(&reply::new_text(&mail.body_text), MAX_EVENT_TEXT);
-            Verdict::Reply {
-                ticket,
-                new_text,
-                recipients: mail.recipients.clone(),
-                references: mail
-                    .in_reply_to
-                    .iter()
-                    .chain(&mail.references)
-                    .cloned()
-                    .collect(),
-                auth_results: mail.auth_results.clone(),
-                article: Article {
-                    attachments: archive_parts(durable)?,
-                    title: mail.title.clone(),
-                    body_html: mail.body_html.clone(),
-                    body_text: mail.body_text.clone(),
-                    notes: mail.notes.clone(),
-                },
-            }
-        }
-        Class::Submission => Verdict::Submission(Article {
-            attachments: archive_parts(durable)?,
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Article {
+            fingerprint: Fingerprint::of(&mail.body_text, &attachments),
+            attachments,
             title: mail.title.clone(),
             body_html: mail.body_html.clone(),
             body_text: mail.body_text.clone(),
             notes: mail.notes.clone(),
-        }),
+            credits: refined
+                .as_ref()
+                .map(|r| r.credits.clone())
+                .unwrap_or_default(),
+            from_document: refined.as_ref().is_some_and(|r| r.document.is_some()),
+        })
+    };
+
+    let classified = refined.as_ref().and_then(|r| r.classified.clone());
+    let verdict = if let Some(mark) = classified {
+        Verdict::Classified(mark)
+    } else {
+        match class {
+            Class::Automatic { reason, ticket } => Verdict::Automatic { reason, ticket },
+            Class::Quarantine { reason } => Verdict::Quarantine(reason),
+            Class::Reply { ticket, .. } => {
+                let new_text = text::truncate_chars(&written, MAX_EVENT_TEXT);
+                Verdict::Reply {
+                    ticket,
+                    new_text,
+                    recipients: mail.recipients.clone(),
+                    references: mail
+                        .in_reply_to
+                        .iter()
+                        .chain(&mail.references)
+                        .cloned()
+                        .collect(),
+                    auth_results: mail.auth_results.clone(),
+                    article: article(durable)?,
+                }
+            }
+            Class::Submission => Verdict::Submission(article(durable)?),
+        }
     };
     Ok(Some(Read {
         message_id: mail.message_id.clone(),
@@ -644,13 +671,22 @@ async fn record(
         match workflow::ticket_id(conn, ticket).await? {
             Some(id) => reply_target = Some(id),
             None => {
-                unknown_ticket_note =
-                    Some(format!("mentions ticket {ticket}, which does not exist"))
+                unknown_ticket_note = Some(format!(
+                    "Thư nhắc đến mã bài {ticket} nhưng không có bài nào mang mã này."
+                ))
             }
         }
     }
     let (kind, reason) = match &p.verdict {
         Verdict::Quarantine(r) => ("quarantined", r.clone()),
+        Verdict::Classified(mark) => (
+            "quarantined",
+            format!(
+                "classification mark {} ({}): not read further, not forwarded; the head of the board was told (R10)",
+                mark.level.label(),
+                mark.place
+            ),
+        ),
         Verdict::Automatic { reason, .. } => ("automatic", reason.clone()),
         Verdict::Reply { .. } if reply_target.is_some() => ("reply", String::new()),
         Verdict::Reply { .. } | Verdict::Submission(_) => ("submission", String::new()),
@@ -662,6 +698,11 @@ async fn record(
         Verdict::Quarantine(reason) => Ok(Outcome::Quarantined {
             reason: reason.clone(),
         }),
+        Verdict::Classified(mark) => {
+            workflow::notices::classified(conn, ctx, message_row, &p.from_addr, p.arrived_at, mark)
+                .await?;
+            Ok(Outcome::Quarantined { reason })
+        }
         Verdict::Automatic { reason, ticket } => {
             if let Some(code) = ticket
                 && let Some(ticket_id) = workflow::ticket_id(conn, code).await?
@@ -703,8 +744,14 @@ async fn record(
                     auth_results,
                     notes: &article.notes,
                     attachments: &article.attachments,
+                    document: article
+                        .from_document
+                        .then_some((article.body_html.as_str(), article.body_text.as_str())),
                 };
                 let outcome = workflow::on_reply(conn, ctx, ticket_id, &reply).await?;
+                if let workflow::ReplyOutcome::NewVersion(n) = outcome {
+                    copies::save(conn, ticket_id, n, &article.fingerprint, ctx.now).await?;
+                }
                 Ok(Outcome::Reply {
                     code: ticket.clone(),
                     effect: describe(&outcome),
@@ -755,7 +802,20 @@ async fn open(
     let publish_due = kind.map(|k| {
         schedule::publish_due(k, event_date, received_day, cal, &config.deadlines).as_millisecond()
     });
-    let credits = crate::content::facts::credits(&article.body_text);
+    // The same article sent again by the same sender joins its ticket.
+    if let Some((ticket_id, code)) =
+        copies::resent(conn, &article.fingerprint, &p.from_addr).await?
+    {
+        workflow::resent(conn, ctx, ticket_id, message_row, p.message_id.as_deref()).await?;
+        return Ok(Outcome::Reply {
+            code,
+            effect: "the same article sent again: joined its ticket".into(),
+        });
+    }
+    // R12: near copies of published articles and open tickets.
+    let mut notes = notes.to_vec();
+    notes.extend(copies::near(conn, &article.fingerprint, config.screening.similarity).await?);
+    let credits = &article.credits;
     let member = config.member(&p.from_addr).filter(|m| m.active);
     let code = workflow::submit(
         conn,
@@ -782,13 +842,16 @@ async fn open(
             publish_due,
             body_html: &article.body_html,
             body_text: &article.body_text,
-            notes,
+            notes: &notes,
             attachments: &article.attachments,
             message: message_row,
             message_id: p.message_id.as_deref(),
         },
     )
     .await?;
+    if let Some(ticket_id) = workflow::ticket_id(conn, &code).await? {
+        copies::save(conn, ticket_id, 1, &article.fingerprint, ctx.now).await?;
+    }
     Ok(Outcome::Ticket { code })
 }
 

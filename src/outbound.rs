@@ -65,6 +65,8 @@ pub enum Kind {
     Quota,
     /// The quarter report reminder (R23).
     Report,
+    /// To the heads: a classified mail was quarantined (R10).
+    Alert,
 }
 
 impl Kind {
@@ -79,6 +81,7 @@ impl Kind {
             Kind::Escalate => "escalate",
             Kind::Quota => "quota",
             Kind::Report => "report",
+            Kind::Alert => "alert",
         }
     }
 

@@ -95,6 +95,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_publish.sql"),
         include_str!("../migrations/postgres/0004_publish.sql"),
     ),
+    (
+        5,
+        "content",
+        include_str!("../migrations/sqlite/0005_content.sql"),
+        include_str!("../migrations/postgres/0005_content.sql"),
+    ),
 ];
 
 impl Store {
@@ -576,6 +582,11 @@ pub struct Attachment {
     pub sha256: String,
     pub content_id: String,
     pub inline: bool,
+    /// A photo's width and height in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -619,7 +630,7 @@ pub async fn version_attachments(
     version_id: i64,
 ) -> Result<Vec<Attachment>> {
     sqlx::query(
-        "SELECT filename, content_type, size, sha256, content_id, inline
+        "SELECT filename, content_type, size, sha256, content_id, inline, width, height
          FROM attachments WHERE version_id = $1 ORDER BY position",
     )
     .bind(version_id)
@@ -635,6 +646,8 @@ pub async fn version_attachments(
             sha256: a.try_get("sha256")?,
             content_id: a.try_get("content_id")?,
             inline: a.try_get::<i64, _>("inline")? != 0,
+            width: a.try_get("width")?,
+            height: a.try_get("height")?,
         })
     })
     .collect()

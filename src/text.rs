@@ -85,14 +85,20 @@ pub fn escape_html(s: &str) -> String {
 /// removed, `đ` → `d`. Used to match commands and tags typed with or without
 /// diacritics ("DUYỆT" and "duyet" fold to the same word).
 pub fn fold_ascii(s: &str) -> String {
-    s.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' | 'Đ' => 'd',
-            _ => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
+    use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            'đ' | 'Đ' => out.push('d'),
+            _ => decompose_canonical(c, |d| {
+                if !is_combining_mark(d) {
+                    out.extend(d.to_lowercase());
+                }
+            }),
+        }
+    }
+    out
 }
 
 /// Normalizes an e-mail address for comparison: trimmed, lower-cased.

@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod commands;
+pub mod copies;
 pub mod notices;
 pub mod route;
 
@@ -56,6 +57,8 @@ pub mod event {
     pub const RECEIVED: &str = "received";
     pub const ROUTED: &str = "routed";
     pub const REPLY: &str = "reply";
+    pub const RESENT: &str = "resent";
+    pub const CREDITS: &str = "credits";
     pub const AUTOMATIC: &str = "automatic";
     pub const DENIED: &str = "denied";
     pub const NEW_VERSION: &str = "new_version";
@@ -167,15 +170,17 @@ pub struct Version {
 }
 
 impl Version {
-    /// The version after `self` from a reply: its text (when there is any)
-    /// and files (when there are any) replace this version's.
-    fn next(self, text: &str, notes: &[String], attachments: &[Attachment]) -> Version {
+    /// The version after `self` from a reply: its Word document or text
+    /// (when there is any) and files (when there are any) replace this
+    /// version's.
+    fn next(self, text: &str, reply: &Reply<'_>) -> Version {
         let text = text.trim();
-        let (body_html, body_text) = if text.is_empty() {
-            (self.body_html, self.body_text)
-        } else {
-            (crate::content::html::text_to_html(text), text.to_string())
+        let (body_html, body_text) = match reply.document {
+            Some((html, doc_text)) => (html.to_string(), doc_text.to_string()),
+            None if text.is_empty() => (self.body_html, self.body_text),
+            None => (crate::content::html::text_to_html(text), text.to_string()),
         };
+        let (notes, attachments) = (reply.notes, reply.attachments);
         Version {
             number: self.number + 1,
             body_html,
@@ -416,8 +421,9 @@ async fn add_version(
     .context("Cannot store the ticket version")?;
     for (position, a) in (0_i64..).zip(&v.attachments) {
         sqlx::query(
-            "INSERT INTO attachments (version_id, position, filename, content_type, size, sha256, content_id, inline)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO attachments (version_id, position, filename, content_type, size, sha256, content_id, inline,
+                 width, height)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(version_id)
         .bind(position)
@@ -427,6 +433,8 @@ async fn add_version(
         .bind(&a.sha256)
         .bind(&a.content_id)
         .bind(i64::from(a.inline))
+        .bind(a.width)
+        .bind(a.height)
         .execute(&mut *conn)
         .await
         .with_context(|| format!("Cannot record attachment {}", a.filename))?;
@@ -570,6 +578,9 @@ pub struct Reply<'a> {
     /// What reading the reply noticed, and its files: for a new version.
     pub notes: &'a [String],
     pub attachments: &'a [Attachment],
+    /// The article's HTML and text when a Word file in the reply is the
+    /// article: the new version's body then.
+    pub document: Option<(&'a str, &'a str)>,
 }
 
 /// What a reply did, for the log.
@@ -657,6 +668,93 @@ fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> Option<bool> {
 /// How to answer commands by mail, for explanations.
 const HINT: &str = "Để ra lệnh, xin bấm \"Trả lời\" ngay trên thư thông báo của Ban biên tập (giữ nguyên địa chỉ trả lời) và viết lệnh ở dòng đầu: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <yêu cầu>, CHUYỂN <địa chỉ thư>.";
 
+/// The sender sent the same article again: it joins its ticket, and the
+/// sender is told the code it is on record under.
+pub async fn resent(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    ticket_id: i64,
+    message: i64,
+    message_id: Option<&str>,
+) -> Result<()> {
+    let t = load(conn, ticket_id).await?;
+    link_message(conn, message, t.id).await?;
+    add_event(
+        conn,
+        t.id,
+        ctx.now.as_millisecond(),
+        event::RESENT,
+        &t.sender_addr,
+        Some(message),
+        "the same article sent again",
+        "",
+    )
+    .await?;
+    notices::resent(
+        conn,
+        ctx,
+        &t,
+        Answering {
+            message: Some(message),
+            message_id,
+        },
+    )
+    .await
+}
+
+/// The sender supplies the author or source the ticket lacks (R8),
+/// answering the receipt: "Tác giả: …", "Nguồn: …". Returns false when the
+/// reply names neither, or nothing was missing.
+async fn credits_from_sender(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &mut Ticket,
+    reply: &Reply<'_>,
+) -> Result<bool> {
+    if missing_credits(t).is_none()
+        || [state::REJECTED, state::PUBLISHED].contains(&t.state.as_str())
+    {
+        return Ok(false);
+    }
+    let found = crate::content::facts::credits(reply.new_text);
+    let mut given = Vec::new();
+    if t.author.trim().is_empty()
+        && let Some(a) = found.author
+    {
+        given.push(format!("tác giả: {a}"));
+        t.author = a;
+    }
+    if t.source.trim().is_empty()
+        && let Some(src) = found.source
+    {
+        given.push(format!("nguồn: {src}"));
+        t.source = src;
+    }
+    if given.is_empty() {
+        return Ok(false);
+    }
+    // A held item goes out at the next publishing moment once complete.
+    if t.state == state::APPROVED
+        && missing_credits(t).is_none()
+        && let Some(site) = &ctx.config.site
+    {
+        t.publish_at = Some(schedule::next_window(site, ctx.calendar, ctx.now).as_millisecond());
+    }
+    save_ticket(conn, ctx, t, reply.from, false).await?;
+    add_event(
+        conn,
+        t.id,
+        ctx.now.as_millisecond(),
+        event::CREDITS,
+        reply.from,
+        Some(reply.message),
+        &given.join(", "),
+        "",
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Handles a reply about a ticket.
 pub async fn on_reply(
     conn: &mut AnyConnection,
@@ -683,6 +781,10 @@ pub async fn on_reply(
         && (command.is_none() || acting_member.is_none())
     {
         return new_version(conn, ctx, &mut t, reply, answering).await;
+    }
+
+    if from_sender && command.is_none() && credits_from_sender(conn, ctx, &mut t, reply).await? {
+        return Ok(ReplyOutcome::Applied("credits".into()));
     }
 
     let Some(command) = command else {
@@ -1203,9 +1305,7 @@ async fn edited_version(
     if edited_text.trim().is_empty() && reply.attachments.is_empty() {
         return Ok(None);
     }
-    let v = latest_version(conn, t.id)
-        .await?
-        .next(&edited_text, reply.notes, reply.attachments);
+    let v = latest_version(conn, t.id).await?.next(&edited_text, reply);
     add_version(conn, t.id, reply.message, &v, now).await?;
     Ok(Some(v))
 }
@@ -1308,9 +1408,21 @@ async fn new_version(
     // sender only attached files.
     let v = latest_version(conn, t.id)
         .await?
-        .next(reply.new_text, reply.notes, reply.attachments);
+        .next(reply.new_text, reply);
     add_version(conn, t.id, reply.message, &v, now).await?;
     t.state = t.changes_stage.clone();
+    // Credits the ticket lacked may come with the corrected version (R8).
+    let found = crate::content::facts::credits(&v.body_text);
+    if t.author.trim().is_empty()
+        && let Some(a) = found.author
+    {
+        t.author = a;
+    }
+    if t.source.trim().is_empty()
+        && let Some(src) = found.source
+    {
+        t.source = src;
+    }
     save_ticket(conn, ctx, t, reply.from, false).await?;
     add_event(
         conn,

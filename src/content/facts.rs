@@ -32,6 +32,9 @@ const AUTHOR_LABELS: &[&str] = &[
 
 const SOURCE_LABELS: &[&str] = &["nguon tin", "nguon"];
 
+/// Characters at the start of a line that can hold a label and its colon.
+const LABEL_SPAN: usize = 24;
+
 /// The value after `label` at the start of a line: "Label: value".
 fn labelled(line: &str, folded: &str, labels: &[&str]) -> Option<String> {
     labels.iter().find_map(|label| {
@@ -65,7 +68,8 @@ pub fn credits(text: &str) -> Credits {
         .filter(|l| !l.is_empty())
         .collect();
     for line in &lines {
-        let folded = fold_ascii(line);
+        // Labels are short: fold only the start of the line.
+        let folded = fold_ascii(&line.chars().take(LABEL_SPAN).collect::<String>());
         if found.author.is_none()
             && let Some(a) = labelled(line, &folded, AUTHOR_LABELS)
         {

@@ -130,20 +130,26 @@ const MARGIN: usize = 2;
 /// - at most one word in `NATIVE_SHARE` holds letters only Unicode has;
 /// - it repairs more than `MARGIN` times as many words as the other one.
 pub fn detect(text: &str) -> Option<Legacy> {
+    if text.is_ascii() {
+        return None;
+    }
     let text = nfc(text);
-    let mut total = 0;
-    let mut native = 0;
+    let words = || {
+        text.split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_ascii())
+            .take(SAMPLE_WORDS)
+    };
+    // Cheap first: Unicode Vietnamese, the usual case, is told by its
+    // letters without converting anything.
+    let (total, native) = words().fold((0, 0), |(t, n), w| {
+        (t + 1, n + usize::from(w.chars().any(is_native_letter)))
+    });
+    if native * NATIVE_SHARE > total {
+        return None;
+    }
     let mut tcvn3 = Tally::default();
     let mut vni = Tally::default();
-    let words = text
-        .split(|c: char| !is_word_char(c))
-        .filter(|w| !w.is_ascii())
-        .take(SAMPLE_WORDS);
-    for word in words {
-        total += 1;
-        if word.chars().any(is_native_letter) {
-            native += 1;
-        }
+    for word in words() {
         let before = is_syllable(word);
         tcvn3.add(word, before, Legacy::Tcvn3);
         vni.add(word, before, Legacy::Vni);

@@ -36,6 +36,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "published_approver.txt",
         include_str!("templates/published_approver.txt"),
     ),
+    ("resent.txt", include_str!("templates/resent.txt")),
+    ("classified.txt", include_str!("templates/classified.txt")),
 ];
 
 /// A rendered mail: subject and plain-text body.
@@ -54,9 +56,17 @@ fn environment() -> Result<Environment<'static>> {
     Ok(env)
 }
 
+/// The templates, compiled once.
+static ENVIRONMENT: std::sync::LazyLock<Result<Environment<'static>, String>> =
+    std::sync::LazyLock::new(|| environment().map_err(|e| format!("{e:#}")));
+
+fn shared() -> Result<&'static Environment<'static>> {
+    ENVIRONMENT.as_ref().map_err(|e| anyhow!("{e}"))
+}
+
 /// Renders a text template into subject and body.
 pub fn render(name: &str, ctx: &Value) -> Result<Rendered> {
-    let env = environment()?;
+    let env = shared()?;
     let out = env
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -76,7 +86,7 @@ pub fn render(name: &str, ctx: &Value) -> Result<Rendered> {
 
 /// Renders an HTML template (auto-escaped, sanitized input marked safe).
 pub fn render_html(name: &str, ctx: &Value) -> Result<String> {
-    let env = environment()?;
+    let env = shared()?;
     let out = env
         .get_template(name)
         .and_then(|t| t.render(ctx))

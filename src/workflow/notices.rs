@@ -189,7 +189,10 @@ pub async fn receipt(
 ) -> Result<()> {
     let values = context! {
         ..ticket_ctx(ctx, t),
-        ..context! { attachments => file_lines(version.attachments.iter().filter(|a| !a.inline)) }
+        ..context! {
+            attachments => file_lines(version.attachments.iter().filter(|a| !a.inline)),
+            missing_credits => super::missing_credits(t),
+        }
     };
     to_sender(
         conn,
@@ -201,6 +204,79 @@ pub async fn receipt(
         answering,
     )
     .await
+}
+
+/// Tells a sender who sent the same article again that it is already on
+/// record, under which code.
+pub async fn resent(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    answering: Answering<'_>,
+) -> Result<()> {
+    let values = context! {
+        ..ticket_ctx(ctx, t),
+        ..context! { state => state_vi(&t.state) }
+    };
+    to_sender(
+        conn,
+        ctx,
+        t,
+        Kind::Receipt,
+        templates::render("resent.txt", &values)?,
+        None,
+        answering,
+    )
+    .await
+}
+
+/// Tells the heads of the board that a mail with a classification stamp
+/// (R10) was quarantined: who sent it and when, never what it says.
+pub async fn classified(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    message: i64,
+    from: &str,
+    arrived_at: i64,
+    mark: &crate::content::screen::Mark,
+) -> Result<()> {
+    let heads: Vec<&Member> = ctx.config.members_with(crate::config::Role::Head).collect();
+    if heads.is_empty() {
+        tracing::warn!(
+            message,
+            "a classified mail was quarantined but the board has no active head to tell"
+        );
+    }
+    for head in heads {
+        let values = context! {
+            name => &head.name,
+            from => from,
+            received => vi_time(arrived_at, &ctx.config.board.time_zone),
+            level => mark.level.label(),
+            place => if mark.place == "subject" { "tiêu đề thư".to_string() } else { mark.place.replace("line", "dòng") },
+            message => message,
+            board_name => &ctx.config.board.name,
+            signature => signature(ctx.config),
+        };
+        put(
+            conn,
+            ctx,
+            Draft {
+                kind: Kind::Alert,
+                ticket: None,
+                recipient: head.email.clone(),
+                rendered: templates::render("classified.txt", &values)?,
+                html: None,
+                attachments: Vec::new(),
+                reply_to: None,
+                in_reply_to: None,
+                stage: String::new(),
+                answers: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn to_sender(

@@ -907,6 +907,21 @@ impl MailStack {
         }
     }
 
+    /// Waits for the `n`th mail (from 1) in `user`'s INBOX whose subject
+    /// contains `subject`; returns it.
+    pub async fn wait_nth_mail(&self, user: &str, subject: &str, n: usize) -> Mail {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("mail {n} with subject {subject:?} for {user}"),
+            || self.count_subject(user, subject) >= n,
+        );
+        self.inbox(user)
+            .into_iter()
+            .filter(|m| m.subject.contains(subject))
+            .nth(n - 1)
+            .expect("counted above")
+    }
+
     /// How many mails in `user`'s INBOX have `subject` in their subject.
     pub fn count_subject(&self, user: &str, subject: &str) -> usize {
         self.inbox(user)
