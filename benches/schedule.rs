@@ -103,8 +103,8 @@ async fn main() {
     ));
     let clock = Arc::new(Fixed(Mutex::new(now)));
     let scheduler = Scheduler::new(
-        Arc::clone(&config),
-        calendar,
+        Arc::clone(&config).into(),
+        calendar.into(),
         store.clone(),
         clock,
         Arc::new(Notify::new()),

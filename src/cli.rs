@@ -3,10 +3,11 @@
 //! Exit codes: 0 success, 1 a runtime failure (message on stderr), 2 a
 //! configuration or usage problem.
 
+mod ops;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -15,15 +16,12 @@ use serde::Serialize;
 use crate::classify::{self, Class};
 use crate::config::{self, Config, Source};
 use crate::content::{self, reply};
-use crate::ingest::{self, Pipeline, PipelineParts, Wake, import};
-use crate::net::Shutdown;
-use crate::outbound::{self, Outbox};
-use crate::publish::{Publisher, PublisherParts};
+use crate::ingest::import;
+use crate::outbound;
 use crate::schedule::calendar::Calendar;
-use crate::schedule::reminders::Scheduler;
 use crate::schedule::{Clock, SystemClock};
-use crate::store::{Archive, Store, TicketSummary};
-use crate::workflow::auth::ReplyKey;
+use crate::service::daemon::{Board, open_board, run};
+use crate::store::{Store, TicketSummary};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +71,42 @@ pub enum Command {
         /// Why it is taken down; kept on the portal's row and the ticket.
         #[arg(long)]
         reason: String,
+    },
+    /// One screen about the board: the daemon, its connections and health,
+    /// tickets, queue, overdue items, last errors.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running daemon re-read its configuration (members, routes,
+    /// calendar…), like SIGHUP or `systemctl reload bientap`.
+    Reload,
+    /// Look at quarantined messages; release or drop them.
+    #[command(subcommand)]
+    Quarantine(ops::QuarantineCommand),
+    /// List members; disable one at once (R2).
+    #[command(subcommand)]
+    Members(ops::MembersCommand),
+    /// Back up the state (database, archive, media) while the daemon runs,
+    /// or check a backup.
+    Backup {
+        dest: PathBuf,
+        /// Check an existing backup against its manifest instead.
+        #[arg(long)]
+        verify: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Restore a backup into the configured state directory and database
+    /// (stop the daemon first).
+    Restore {
+        src: PathBuf,
+        /// Overwrite existing state.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
     },
     /// Print a year's days off (weekends aside), to check against the
     /// government's announcement.
@@ -201,6 +235,32 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Tickets(TicketsCommand::Show { code, json }) => show(&config, &code, json).await,
         Command::Import(args) => import_backlog(config, args).await,
         Command::Outbox(cmd) => outbox_command(&config, cmd).await,
+        Command::Status { json } => ops::status(&config, json).await,
+        Command::Reload => ops::reload(&config).await,
+        Command::Quarantine(cmd) => ops::quarantine(&config, cmd).await,
+        Command::Members(cmd) => ops::members(&config, cmd).await,
+        Command::Backup {
+            dest,
+            verify,
+            quiet,
+        } => {
+            ops::backup(
+                &config,
+                &dest,
+                verify,
+                !quiet && std::io::stderr().is_terminal(),
+            )
+            .await
+        }
+        Command::Restore { src, force, quiet } => {
+            ops::restore(
+                &config,
+                &src,
+                force,
+                !quiet && std::io::stderr().is_terminal(),
+            )
+            .await
+        }
         Command::Publish { code } => publish_now(config, &code).await,
         Command::Unpublish { code, reason } => unpublish_now(config, &code, &reason).await,
         Command::Inspect { .. } => Ok(()),
@@ -274,136 +334,6 @@ fn describe(c: &Config) -> String {
     )
 }
 
-/// The parts of a running board.
-struct Board {
-    pipeline: Pipeline,
-    outbox: Outbox,
-    scheduler: Scheduler,
-    publisher: Publisher,
-}
-
-async fn open_board(config: Config) -> Result<Board> {
-    let config = Arc::new(config);
-    let store = Store::open(&config.database.url).await?;
-    let archive = Archive::open(&config.storage.state_dir.join("archive"))?;
-    let key = ReplyKey::load_or_create(&config.storage.state_dir)?;
-    let calendar = Arc::new(Calendar::new(
-        config.board.time_zone.clone(),
-        config.calendar.clone(),
-    ));
-    let wake = Wake::default();
-    let outbox = Outbox::new(
-        Arc::clone(&config),
-        store.clone(),
-        archive.clone(),
-        Arc::clone(&wake.outbox),
-    )?;
-    let scheduler = Scheduler::new(
-        Arc::clone(&config),
-        Arc::clone(&calendar),
-        store.clone(),
-        Arc::new(SystemClock),
-        Arc::clone(&wake.scheduler),
-        Arc::clone(&wake.outbox),
-    );
-    let publisher = Publisher::new(PublisherParts {
-        config: Arc::clone(&config),
-        store: store.clone(),
-        archive: archive.clone(),
-        calendar: Arc::clone(&calendar),
-        clock: Arc::new(SystemClock),
-        key: key.clone(),
-        wake: Arc::clone(&wake.publisher),
-        outbox: Arc::clone(&wake.outbox),
-    });
-    Ok(Board {
-        pipeline: Pipeline::new(PipelineParts {
-            config,
-            store,
-            archive,
-            key,
-            calendar,
-            clock: Arc::new(SystemClock),
-            wake,
-        }),
-        outbox,
-        scheduler,
-        publisher,
-    })
-}
-
-async fn run(config: Config, once: bool) -> Result<()> {
-    let source = config.source.clone();
-    let Board {
-        pipeline,
-        outbox,
-        scheduler,
-        publisher,
-    } = open_board(config).await?;
-    // One run publishes in the ingest pass; the daemon runs the publisher.
-    let (mut once_publisher, daemon_publisher) = if once {
-        (Some(publisher), None)
-    } else {
-        (None, Some(publisher))
-    };
-    let (trigger, shutdown) = Shutdown::new();
-    let trigger = Arc::new(trigger);
-    let on_signal = Arc::clone(&trigger);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested; finishing the message in hand");
-        on_signal.trigger();
-    });
-    tracing::info!(once, "bientap running");
-    let read_mail = async {
-        let result = match &source {
-            Source::Imap(imap) => ingest::imap::run(&pipeline, imap, &shutdown, once).await,
-            Source::Maildir(md) => ingest::maildir::run(&pipeline, md, &shutdown, once).await,
-        };
-        if once {
-            // Everything read is committed; remind what is due, send what
-            // it all caused, then stop.
-            let reminded = scheduler.round(SystemClock.now()).await;
-            let published = match once_publisher.as_mut() {
-                Some(p) if pipeline.config().site.is_some() => {
-                    p.publish_due(SystemClock.now()).await.map(drop)
-                }
-                _ => Ok(()),
-            };
-            let sent = outbox.send_due(None).await;
-            reminded?;
-            published?;
-            trigger.trigger();
-            sent?;
-        } else {
-            // The source only ends on shutdown or a fatal error; stop the
-            // outbox worker either way.
-            trigger.trigger();
-        }
-        result
-    };
-    let (result, (), (), ()) = tokio::join!(
-        read_mail,
-        async {
-            if !once {
-                outbox.run(&shutdown).await;
-            }
-        },
-        async {
-            if !once {
-                scheduler.run(&shutdown).await;
-            }
-        },
-        async {
-            if let Some(p) = daemon_publisher {
-                p.run(&shutdown).await;
-            }
-        }
-    );
-    pipeline.store().close().await;
-    result
-}
-
 async fn publish_now(config: Config, code: &str) -> Result<()> {
     let mut board = open_board(config).await?;
     let url = board.publisher.publish_now(code, SystemClock.now()).await;
@@ -428,27 +358,6 @@ async fn unpublish_now(config: Config, code: &str, reason: &str) -> Result<()> {
 
 fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            // Without signal handlers the daemon can only be killed; that is
-            // safe (nothing is acknowledged before commit) but not graceful.
-            tracing::warn!("cannot install signal handlers; stop will not be graceful");
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 fn local_time(config: &Config, ms: i64) -> String {

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -73,6 +74,9 @@ pub struct Config {
     /// `[screening]`).
     pub content: crate::content::refine::Options,
     pub screening: Screening,
+    /// The loopback address of `/healthz`, `/metrics` and the console's
+    /// requests; `None` when turned off.
+    pub http: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -440,6 +444,38 @@ struct RawConfig {
     content: content::RawContent,
     #[serde(default)]
     screening: content::RawScreening,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+/// The default address of the health endpoint.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9187";
+
+fn resolve_http(r: &RawHttp, problems: &mut Vec<String>) -> Option<std::net::SocketAddr> {
+    let listen = r.listen.as_deref().unwrap_or(DEFAULT_HTTP_LISTEN).trim();
+    if listen.is_empty() || listen == "off" {
+        return None;
+    }
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Some(addr),
+        Ok(addr) => {
+            problems.push(format!(
+                "`http.listen` = \"{addr}\": the endpoint has no authentication, so it listens on loopback only (127.0.0.1 or [::1]); put a reverse proxy in front for remote monitoring"
+            ));
+            None
+        }
+        Err(_) => {
+            problems.push(format!(
+                "`http.listen` = \"{listen}\" is not an address and port such as \"{DEFAULT_HTTP_LISTEN}\" (\"off\" turns it off)"
+            ));
+            None
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -642,6 +678,47 @@ pub(crate) fn resolve_path(base: &Path, p: &Path) -> PathBuf {
     out
 }
 
+/// A value the daemon may replace while it runs (SIGHUP, `bientap
+/// reload`): workers take the current one at the start of each unit of
+/// work, so a batch never sees two configurations.
+#[derive(Debug)]
+pub struct Live<T>(Arc<RwLock<Arc<T>>>);
+
+impl<T> Clone for Live<T> {
+    fn clone(&self) -> Self {
+        Live(Arc::clone(&self.0))
+    }
+}
+
+impl<T> From<Arc<T>> for Live<T> {
+    fn from(value: Arc<T>) -> Live<T> {
+        Live(Arc::new(RwLock::new(value)))
+    }
+}
+
+impl<T> Live<T> {
+    pub fn new(value: T) -> Live<T> {
+        Live(Arc::new(RwLock::new(Arc::new(value))))
+    }
+
+    /// The current value.
+    pub fn get(&self) -> Arc<T> {
+        match self.0.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the value for every later `get`.
+    pub fn set(&self, value: T) {
+        let value = Arc::new(value);
+        match self.0.write() {
+            Ok(mut g) => *g = value,
+            Err(poisoned) => *poisoned.into_inner() = value,
+        }
+    }
+}
+
 /// Resolves a secret file: relative names are looked up first in systemd's
 /// `$CREDENTIALS_DIRECTORY` (LoadCredential=), then next to the config file.
 fn resolve_secret_path(base: &Path, p: &Path) -> PathBuf {
@@ -759,6 +836,7 @@ impl RawConfig {
         let reminders = timing::resolve_reminders(&self.reminders, problems);
         let (content, screening) =
             content::resolve_content(&self.content, &self.screening, problems);
+        let http = resolve_http(&self.http, problems);
         let site = match &self.site {
             Some(raw) => Some(timing::resolve_site(raw, base, problems)?),
             None => None,
@@ -787,6 +865,7 @@ impl RawConfig {
             site,
             content,
             screening,
+            http,
         })
     }
 

@@ -29,20 +29,21 @@ use tokio::sync::Notify;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::classify::{self, Class};
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::content::facts::Credits;
 use crate::content::screen::Mark;
 use crate::content::{self, refine, reply};
 use crate::schedule::{self, Clock, calendar::Calendar};
+use crate::service::Health;
 use crate::store::archive::{Archive, Batch};
 use crate::store::{self, Attachment, Store};
 use crate::text;
 use crate::workflow::auth::ReplyKey;
 use crate::workflow::copies::{self, Fingerprint};
-use crate::workflow::{self, Ctx, NewTicket};
+use crate::workflow::{self, Ctx, NewTicket, Settings};
 
 /// Longest reply text kept on a ticket event.
 const MAX_EVENT_TEXT: usize = 4000;
@@ -178,27 +179,30 @@ struct Article {
 /// The ingest pipeline of one board.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    config: Arc<Config>,
+    config: Live<Config>,
     store: Store,
     archive: Archive,
     key: ReplyKey,
-    calendar: Arc<Calendar>,
+    calendar: Live<Calendar>,
     clock: Arc<dyn Clock>,
     /// Woken after each commit: the outbox may have mail to send and the
     /// scheduler new deadlines.
     wake: Wake,
+    health: Arc<Health>,
 }
 
 /// What a pipeline is built from.
 #[derive(Debug)]
 pub struct PipelineParts {
-    pub config: Arc<Config>,
+    pub config: Live<Config>,
     pub store: Store,
     pub archive: Archive,
     pub key: ReplyKey,
-    pub calendar: Arc<Calendar>,
+    pub calendar: Live<Calendar>,
     pub clock: Arc<dyn Clock>,
     pub wake: Wake,
+    /// Where the sources report their connection and reads.
+    pub health: Arc<Health>,
 }
 
 /// Who to wake after a commit.
@@ -219,6 +223,7 @@ impl Pipeline {
             calendar,
             clock,
             wake,
+            health,
         } = parts;
         Pipeline {
             config,
@@ -228,6 +233,7 @@ impl Pipeline {
             calendar,
             clock,
             wake,
+            health,
         }
     }
 
@@ -239,8 +245,106 @@ impl Pipeline {
         &self.archive
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// What the sources report to (`/healthz`).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The configuration now (it may be reloaded between batches).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.get()
+    }
+
+    /// Takes a message out of quarantine at the sysadmin's word: reads it
+    /// again from the archive without the checks that quarantined it
+    /// (dangerous attachment, classification stamp, size), then it becomes
+    /// a ticket or a reply as if it had just arrived. Unusable mail (no
+    /// sender, not a message) stays where it is.
+    pub async fn release(&self, message: i64, by: &str) -> Result<Outcome> {
+        let row = sqlx::query(
+            "SELECT sha256, size, arrived_at, arrival_from, kind, reason FROM messages WHERE id = $1",
+        )
+        .bind(message)
+        .fetch_optional(self.store.pool())
+        .await
+        .context("Cannot read the message")?
+        .with_context(|| format!("No message {message}; `bientap quarantine list` shows them"))?;
+        let kind: String = row.try_get("kind")?;
+        if kind != "quarantined" {
+            anyhow::bail!("Message {message} is not in quarantine (it is {kind})");
+        }
+        let sha256: String = row.try_get("sha256")?;
+        let size: i64 = row.try_get("size")?;
+        let arrived_at: i64 = row.try_get("arrived_at")?;
+        let arrival_from: String = row.try_get("arrival_from")?;
+        let was: String = row.try_get("reason")?;
+        let config = self.config.get();
+        let archive = self.archive.clone();
+        let prepared = tokio::task::spawn_blocking(move || -> Result<Prepared> {
+            let raw = archive.read(&sha256)?;
+            let mut durable = Batch::default();
+            let checks = refine::Options {
+                enforce: false,
+                ..config.content.clone()
+            };
+            let read = read_message(&config, &checks, &archive, &mut durable, &raw)?
+                .context("The message still cannot be read as an e-mail")?;
+            archive.sync(&mut durable)?;
+            Ok(Prepared {
+                sha256,
+                size: u64::try_from(size).unwrap_or(0),
+                arrived_at,
+                arrival_from: if arrival_from == "server" {
+                    "server"
+                } else {
+                    "ingest"
+                },
+                message_id: read.message_id,
+                from_addr: read.from_addr,
+                from_name: read.from_name,
+                subject: read.subject,
+                verdict: read.verdict,
+            })
+        })
+        .await
+        .context("The release task failed")??;
+        match &prepared.verdict {
+            Verdict::Quarantine(reason) => {
+                anyhow::bail!(
+                    "Message {message} cannot become a ticket even when released: {reason}"
+                )
+            }
+            Verdict::Automatic { reason, .. } => {
+                anyhow::bail!(
+                    "Message {message} is automatic mail ({reason}); there is nothing to release"
+                )
+            }
+            _ => {}
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let done = sqlx::query(
+            "UPDATE messages SET kind = 'released', handled_at = $1, handled_by = $2 WHERE id = $3 AND kind = 'quarantined'",
+        )
+        .bind(now.as_millisecond())
+        .bind(by)
+        .bind(message)
+        .execute(&mut *tx)
+        .await
+        .context("Cannot mark the message released")?;
+        if done.rows_affected() == 0 {
+            anyhow::bail!("Message {message} left quarantine meanwhile");
+        }
+        let settings = Settings::current(&self.config, &self.calendar);
+        let ctx = settings.ctx(&self.key, now);
+        let (target, unknown) = reply_target(&mut tx, &prepared).await?;
+        let outcome = apply(&mut tx, &ctx, &prepared, message, was, target, unknown).await?;
+        tx.commit().await.context("Cannot commit the release")?;
+        self.wake.outbox.notify_one();
+        self.wake.scheduler.notify_one();
+        self.wake.publisher.notify_one();
+        tracing::info!(message, %by, outcome = ?outcome, "released from quarantine");
+        Ok(outcome)
     }
 
     /// Archives, reads and commits a batch; returns one outcome per message.
@@ -255,20 +359,24 @@ impl Pipeline {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
-        let config = Arc::clone(&self.config);
+        let config = self.config.get();
         let archive = self.archive.clone();
+        self.health.batch_begins();
         let prepared =
             tokio::task::spawn_blocking(move || prepare_all(&config, &archive, batch, now))
                 .await
                 .context("The message preparation task failed")??;
 
-        match self.commit(source, &prepared, &ack, now).await {
+        let outcomes = match self.commit(source, &prepared, &ack, now).await {
             Ok(outcomes) => Ok(outcomes),
             Err(batch_err) => {
                 tracing::warn!(error = %format!("{batch_err:#}"), "batch commit failed; committing messages one by one");
                 self.commit_one_by_one(source, &prepared, &ack, now).await
             }
-        }
+        };
+        self.health
+            .batch_done(outcomes.as_ref().map_or(0, Vec::len));
+        outcomes
     }
 
     async fn commit(
@@ -280,12 +388,8 @@ impl Pipeline {
     ) -> Result<Vec<Outcome>> {
         let mut tx = self.store.begin().await?;
         let mut outcomes = Vec::with_capacity(prepared.len());
-        let ctx = Ctx {
-            config: &self.config,
-            key: &self.key,
-            calendar: &self.calendar,
-            now,
-        };
+        let settings = Settings::current(&self.config, &self.calendar);
+        let ctx = settings.ctx(&self.key, now);
         for p in prepared {
             outcomes.push(record(&mut tx, &ctx, source, p).await?);
         }
@@ -503,7 +607,7 @@ fn prepare(
     }
 
     let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        read_message(config, archive, durable, &raw)
+        read_message(config, &config.content, archive, durable, &raw)
     }));
     let read = match read {
         Ok(read) => read?,
@@ -556,6 +660,7 @@ struct Read {
 /// Parses, classifies and archives the attachments of one message.
 fn read_message(
     config: &Config,
+    checks: &refine::Options,
     archive: &Archive,
     durable: &mut Batch,
     raw: &[u8],
@@ -585,7 +690,7 @@ fn read_message(
     // What a reviewer may read: Word files, legacy encodings, photos, and
     // the checks the rules demand.
     let refined = match &class {
-        Class::Submission | Class::Reply { .. } => Some(refine::refine(&mut mail, &config.content)),
+        Class::Submission | Class::Reply { .. } => Some(refine::refine(&mut mail, checks)),
         Class::Automatic { .. } | Class::Quarantine { .. } => None,
     };
     let class = match refined.as_ref() {
@@ -664,19 +769,7 @@ async fn record(
     source: &str,
     p: &Prepared,
 ) -> Result<Outcome> {
-    // A reply to a ticket that does not exist is a new submission.
-    let mut reply_target = None;
-    let mut unknown_ticket_note = None;
-    if let Verdict::Reply { ticket, .. } = &p.verdict {
-        match workflow::ticket_id(conn, ticket).await? {
-            Some(id) => reply_target = Some(id),
-            None => {
-                unknown_ticket_note = Some(format!(
-                    "Thư nhắc đến mã bài {ticket} nhưng không có bài nào mang mã này."
-                ))
-            }
-        }
-    }
+    let (reply_target, unknown_ticket_note) = reply_target(conn, p).await?;
     let (kind, reason) = match &p.verdict {
         Verdict::Quarantine(r) => ("quarantined", r.clone()),
         Verdict::Classified(mark) => (
@@ -694,6 +787,48 @@ async fn record(
     let Some(message_row) = insert_message(conn, source, p, kind, &reason, ctx.now).await? else {
         return Ok(Outcome::Duplicate);
     };
+    apply(
+        conn,
+        ctx,
+        p,
+        message_row,
+        reason,
+        reply_target,
+        unknown_ticket_note,
+    )
+    .await
+}
+
+/// The ticket a reply is about; a reply to a ticket that does not exist is
+/// a new submission, with a note saying so.
+async fn reply_target(
+    conn: &mut AnyConnection,
+    p: &Prepared,
+) -> Result<(Option<i64>, Option<String>)> {
+    let Verdict::Reply { ticket, .. } = &p.verdict else {
+        return Ok((None, None));
+    };
+    Ok(match workflow::ticket_id(conn, ticket).await? {
+        Some(id) => (Some(id), None),
+        None => (
+            None,
+            Some(format!(
+                "Thư nhắc đến mã bài {ticket} nhưng không có bài nào mang mã này."
+            )),
+        ),
+    })
+}
+
+/// What a recorded message does: a ticket, a reply, an alert.
+async fn apply(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    p: &Prepared,
+    message_row: i64,
+    reason: String,
+    reply_target: Option<i64>,
+    unknown_ticket_note: Option<String>,
+) -> Result<Outcome> {
     match &p.verdict {
         Verdict::Quarantine(reason) => Ok(Outcome::Quarantined {
             reason: reason.clone(),

@@ -10,6 +10,7 @@
 //! network plumbing, `text` the text hygiene every stage uses, `cli` the
 //! command line.
 
+pub mod backup;
 pub mod classify;
 pub mod cli;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod net;
 pub mod outbound;
 pub mod publish;
 pub mod schedule;
+pub mod service;
 pub mod store;
 pub mod text;
 pub mod workflow;

@@ -34,8 +34,9 @@ use sqlx::{AnyConnection, Row};
 use tokio::sync::Notify;
 
 use crate::classify::OWN_MESSAGE_ID_PREFIX;
-use crate::config::{Config, Outbound, Smtp, TlsMode};
+use crate::config::{Config, Live, Outbound, Smtp, TlsMode};
 use crate::net::Shutdown;
+use crate::service::Health;
 use crate::store::{Archive, Store};
 pub use templates::Rendered;
 
@@ -43,6 +44,8 @@ pub use templates::Rendered;
 const SEND_BATCH: i64 = 50;
 /// The worker looks at the outbox at least this often.
 const IDLE_RECHECK: Duration = Duration::from_secs(60);
+/// How long a mail being sent is reserved for its sender.
+const SEND_LEASE: Duration = Duration::from_secs(600);
 
 /// Why a mail is sent; automatic answers are rate-limited per recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,21 +226,26 @@ enum SendError {
 pub struct Outbox {
     store: Store,
     archive: Archive,
-    config: Arc<Config>,
+    config: Live<Config>,
     wake: Arc<Notify>,
     transport: Transport,
+    health: Arc<Health>,
 }
 
 impl Outbox {
+    /// The outbox worker. The transport is fixed for its life: a changed
+    /// `[smtp]` needs a restart.
     pub fn new(
-        config: Arc<Config>,
+        config: Live<Config>,
         store: Store,
         archive: Archive,
         wake: Arc<Notify>,
+        health: Arc<Health>,
     ) -> Result<Outbox> {
-        let transport = match &config.outbound {
+        let current = config.get();
+        let transport = match &current.outbound {
             Outbound::Smtp(smtp) => Transport::Smtp(
-                Box::new(smtp_transport(smtp, &config.board.address)?),
+                Box::new(smtp_transport(smtp, &current.board.address)?),
                 smtp.clone(),
             ),
             Outbound::Maildrop(dir) => {
@@ -254,6 +262,7 @@ impl Outbox {
             config,
             wake,
             transport,
+            health,
         })
     }
 
@@ -335,12 +344,23 @@ impl Outbox {
                     in_reply_to: r.try_get("in_reply_to")?,
                     attempts: r.try_get("attempts")?,
                 };
-                // The attempt is counted before it is made.
-                sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
-                    .bind(row.id)
-                    .execute(self.store.pool())
-                    .await
-                    .context("Cannot count a send attempt")?;
+                // The attempt is counted before it is made, and the row
+                // claimed: another process sending (the console while the
+                // daemon runs) skips it; a crash makes it due again after
+                // the lease.
+                let claimed = sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
+                     WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+                )
+                .bind(now + i64::try_from(SEND_LEASE.as_millis()).unwrap_or(i64::MAX / 2))
+                .bind(row.id)
+                .bind(now)
+                .execute(self.store.pool())
+                .await
+                .context("Cannot count a send attempt")?;
+                if claimed.rows_affected() == 0 {
+                    continue;
+                }
                 match self.send(&row).await {
                     Ok(()) => {
                         sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
@@ -350,10 +370,12 @@ impl Outbox {
                             .await
                             .context("Cannot mark a mail as sent")?;
                         tracing::info!(to = %row.recipient, message_id = %row.message_id, subject = %row.subject, "mail sent");
+                        self.health.mail_sent();
                         sent += 1;
                         progressed = true;
                     }
                     Err(SendError::Temporary(e)) => {
+                        self.health.send_failed(&e);
                         let stop_at = match &self.transport {
                             Transport::Smtp(_, s) => s.give_up_after,
                             _ => Duration::ZERO,
@@ -378,7 +400,10 @@ impl Outbox {
                             tracing::warn!(to = %row.recipient, error = %e, retry_in_secs = delay.as_secs(), "mail not sent; will retry");
                         }
                     }
-                    Err(SendError::Permanent(e)) => self.fail(&row, &e).await?,
+                    Err(SendError::Permanent(e)) => {
+                        self.health.send_failed(&e);
+                        self.fail(&row, &e).await?;
+                    }
                 }
             }
             if !progressed {
@@ -410,7 +435,7 @@ impl Outbox {
     }
 
     async fn send(&self, row: &Pending) -> Result<(), SendError> {
-        let message = build_message(&self.config, &self.archive, row)
+        let message = build_message(&self.config.get(), &self.archive, row)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?;
         match &self.transport {
             Transport::Smtp(t, _) => t.send(message).await.map(|_| ()).map_err(|e| {

@@ -31,7 +31,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Row};
 use tokio::sync::Notify;
 
-use crate::config::{Config, Site};
+use crate::config::{Config, Live, Site};
 use crate::content::html::ATTACHMENT_SCHEME;
 use crate::content::image;
 use crate::net::Shutdown;
@@ -40,7 +40,7 @@ use crate::schedule::calendar::Calendar;
 use crate::store::archive::sha256_hex;
 use crate::store::{Archive, Attachment, Store};
 use crate::text::{escape_html, fold_ascii, truncate_chars};
-use crate::workflow::{self, Ctx, state};
+use crate::workflow::{self, Settings, state};
 
 /// The longest a publication waits before it is retried.
 const MAX_RETRY: Duration = Duration::from_secs(3600);
@@ -593,10 +593,10 @@ fn copy_media(archive: &Archive, site: &Site, a: &Attachment) -> Result<Option<M
 
 /// Publishes what is due and takes down what is asked.
 pub struct Publisher {
-    config: Arc<Config>,
+    config: Live<Config>,
     store: Store,
     archive: Archive,
-    calendar: Arc<Calendar>,
+    calendar: Live<Calendar>,
     clock: Arc<dyn Clock>,
     key: workflow::auth::ReplyKey,
     site: Option<SiteDb>,
@@ -606,10 +606,10 @@ pub struct Publisher {
 
 /// What the publisher needs.
 pub struct PublisherParts {
-    pub config: Arc<Config>,
+    pub config: Live<Config>,
     pub store: Store,
     pub archive: Archive,
-    pub calendar: Arc<Calendar>,
+    pub calendar: Live<Calendar>,
     pub clock: Arc<dyn Clock>,
     pub key: workflow::auth::ReplyKey,
     pub wake: Arc<Notify>,
@@ -634,7 +634,8 @@ impl Publisher {
     /// The site database, connected on first use (it may be down when the
     /// daemon starts).
     async fn site(&mut self) -> Result<&SiteDb> {
-        let Some(cfg) = &self.config.site else {
+        let config = self.config.get();
+        let Some(cfg) = &config.site else {
             bail!("No [site] section: publishing is not configured");
         };
         if self.site.is_none() {
@@ -647,7 +648,7 @@ impl Publisher {
 
     /// Publishes until shutdown.
     pub async fn run(mut self, shutdown: &Shutdown) {
-        if self.config.site.is_none() {
+        if self.config.get().site.is_none() {
             tracing::info!("no [site] section: approved items are not published");
             return;
         }
@@ -744,13 +745,8 @@ impl Publisher {
         Ok(done)
     }
 
-    fn ctx(&self, now: Timestamp) -> Ctx<'_> {
-        Ctx {
-            config: &self.config,
-            key: &self.key,
-            calendar: &self.calendar,
-            now,
-        }
+    fn settings(&self) -> Settings {
+        Settings::current(&self.config, &self.calendar)
     }
 
     /// A ticket by its code, with its latest version.
@@ -792,7 +788,14 @@ impl Publisher {
             .unpublish(code, reason, by, now.as_second())
             .await?;
         let mut tx = self.store.begin().await?;
-        workflow::mark_unpublished(&mut tx, &self.ctx(now), t.id, reason, by).await?;
+        workflow::mark_unpublished(
+            &mut tx,
+            &self.settings().ctx(&self.key, now),
+            t.id,
+            reason,
+            by,
+        )
+        .await?;
         tx.commit()
             .await
             .context("Cannot commit the takedown on the ticket")?;
@@ -806,7 +809,7 @@ impl Publisher {
         let (t, _) = self.ticket(code).await?;
         check_publishable(&t)?;
         let mut tx = self.store.begin().await?;
-        workflow::queue_now(&mut tx, &self.ctx(now), t.id).await?;
+        workflow::queue_now(&mut tx, &self.settings().ctx(&self.key, now), t.id).await?;
         tx.commit().await.context("Cannot queue the ticket")?;
         self.publish(code, now).await
     }
@@ -817,6 +820,7 @@ impl Publisher {
         check_publishable(&t)?;
         let site_cfg = self
             .config
+            .get()
             .site
             .clone()
             .context("No [site] section: publishing is not configured")?;
@@ -855,7 +859,7 @@ impl Publisher {
         let site_name = site_cfg
             .name
             .clone()
-            .unwrap_or_else(|| self.config.board.name.clone());
+            .unwrap_or_else(|| self.config.get().board.name.clone());
         let article = Article {
             origin: t.code.clone(),
             // Within the portal's column sizes (docs/site-schema.md).
@@ -887,7 +891,15 @@ impl Publisher {
         let url = site_cfg.article_url.replace("{slug}", &slug);
         // 3. The ticket and the sender's mail, in one state transaction.
         let mut tx = self.store.begin().await?;
-        workflow::mark_published(&mut tx, &self.ctx(now), t.id, &slug, &url, &withheld).await?;
+        workflow::mark_published(
+            &mut tx,
+            &self.settings().ctx(&self.key, now),
+            t.id,
+            &slug,
+            &url,
+            &withheld,
+        )
+        .await?;
         tx.commit()
             .await
             .context("Cannot commit the publication on the ticket")?;

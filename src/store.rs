@@ -12,6 +12,7 @@
 //! a no-op.
 
 pub mod archive;
+pub mod console;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -100,6 +101,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "content",
         include_str!("../migrations/sqlite/0005_content.sql"),
         include_str!("../migrations/postgres/0005_content.sql"),
+    ),
+    (
+        6,
+        "service",
+        include_str!("../migrations/sqlite/0006_service.sql"),
+        include_str!("../migrations/postgres/0006_service.sql"),
     ),
 ];
 

@@ -31,7 +31,7 @@ use sqlx::{AnyConnection, Row};
 use self::auth::ReplyKey;
 use self::commands::Command;
 use self::notices::Answering;
-use crate::config::{Approver, Config, Member, Role};
+use crate::config::{Approver, Config, Live, Member, Role};
 use crate::schedule::calendar::Calendar;
 use crate::schedule::{self, ItemKind, reminders};
 use crate::store::Attachment;
@@ -81,6 +81,32 @@ pub struct Ctx<'a> {
     pub key: &'a ReplyKey,
     pub calendar: &'a Calendar,
     pub now: Timestamp,
+}
+
+/// The configuration and calendar one unit of work runs with, taken once
+/// from their live cells (they may be reloaded meanwhile).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: std::sync::Arc<Config>,
+    pub calendar: std::sync::Arc<Calendar>,
+}
+
+impl Settings {
+    pub fn current(config: &Live<Config>, calendar: &Live<Calendar>) -> Settings {
+        Settings {
+            config: config.get(),
+            calendar: calendar.get(),
+        }
+    }
+
+    pub fn ctx<'a>(&'a self, key: &'a ReplyKey, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            config: &self.config,
+            key,
+            calendar: &self.calendar,
+            now,
+        }
+    }
 }
 
 /// What a new ticket is made of.

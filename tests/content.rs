@@ -166,11 +166,7 @@ fn inspect_reports_every_finding() {
 fn board(stack: &'static MailStack, p: &People) -> Board {
     Board::with_members(
         &p.board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
+        Mailbox::imap(stack, "starttls"),
         None,
         &p.members(),
         "[review]\ndefault_approver = \"head\"\n",

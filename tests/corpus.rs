@@ -203,16 +203,7 @@ async fn corpus_through_imap() {
     imap.logout().await.unwrap();
     assert_eq!(served.len(), corpus.len());
 
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "none",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "none"), None, "");
     run_with_deadline(&b, &["run", "--once"], Duration::from_secs(120));
     account_for(&b, &served).await;
     assert_eq!(

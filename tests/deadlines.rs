@@ -119,17 +119,18 @@ async fn simulation(start: Timestamp) -> Sim {
     let clock = Arc::new(FakeClock(Mutex::new(start)));
     let wake = Wake::default();
     let pipeline = Pipeline::new(PipelineParts {
-        config: Arc::clone(&config),
+        config: Arc::clone(&config).into(),
         store: store.clone(),
         archive,
         key: key.clone(),
-        calendar: Arc::clone(&calendar),
+        calendar: Arc::clone(&calendar).into(),
         clock: clock.clone(),
         wake: wake.clone(),
+        health: Arc::default(),
     });
     let scheduler = Scheduler::new(
-        Arc::clone(&config),
-        Arc::clone(&calendar),
+        Arc::clone(&config).into(),
+        Arc::clone(&calendar).into(),
         store.clone(),
         clock.clone(),
         wake.scheduler.clone(),
@@ -426,11 +427,7 @@ async fn reminders_reach_mailboxes_once_across_a_crash() {
         .collect();
     let b = Board::with_members(
         &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
+        Mailbox::imap(stack, "starttls"),
         None,
         &members(&[("Trưởng ban", &tb, "head"), ("Phó ban", &pb, "deputy")]),
         &format!(

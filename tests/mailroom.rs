@@ -33,16 +33,7 @@ async fn mailed_submissions_become_tickets() {
     }
     stack.wait_delivered(&board, "INBOX", 4);
 
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "starttls"), None, "");
     let mut daemon = b.start();
     let tickets = wait_tickets(&b, 3, &mut daemon).await;
 
@@ -207,12 +198,7 @@ async fn implicit_tls_with_xoauth2_and_plain_login() {
         None,
         "",
     );
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    b.run_once();
     assert_eq!(b.tickets().await.len(), 1);
     assert_eq!(stack.count(&board, "INBOX"), 0);
 
@@ -233,22 +219,8 @@ async fn implicit_tls_with_xoauth2_and_plain_login() {
         &[&plain_board],
         &fixture("03-windows-1258.eml"),
     );
-    let p = Board::new(
-        &plain_board,
-        Mailbox::Imap {
-            stack,
-            tls: "none",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
-    let out = p.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let p = Board::new(&plain_board, Mailbox::imap(stack, "none"), None, "");
+    p.run_once();
     assert_eq!(p.tickets().await[0].title, "Phong trào sản xuất giỏi");
 }
 
@@ -262,22 +234,8 @@ async fn duplicates_give_one_ticket() {
     stack.send_smtp("an.nv@collab.example.test", &[&board], &raw);
     stack.deliver_lmtp("an.nv@collab.example.test", &[&board], &raw);
     stack.wait_delivered(&board, "INBOX", 2);
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "starttls"), None, "");
+    b.run_once();
     assert_eq!(b.tickets().await.len(), 1);
     assert_eq!(stack.count(&board, "INBOX"), 0);
     assert_eq!(stack.count(&board, "Processed"), 2);
@@ -309,23 +267,9 @@ async fn oversized_mail_is_quarantined_with_its_bytes() {
         &[&board],
         &fixture("03-windows-1258.eml"),
     );
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "starttls"), None, "");
     b.set("storage", "max_message_size = \"1M\"");
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    b.run_once();
     let store = b.store().await;
     let q = store.quarantined(10).await.unwrap();
     assert_eq!(q.len(), 1, "{q:?}");
@@ -363,16 +307,7 @@ async fn oversized_mail_is_quarantined_with_its_bytes() {
 async fn uidvalidity_change_rereads_the_folder() {
     let stack = stack();
     let board = format!("{}@{DOMAIN}", unique("uidv"));
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "starttls"), None, "");
     b.set("imap", "folder = \"Submissions\"");
 
     let imap = imap_session(stack, &board).await;
@@ -386,12 +321,7 @@ async fn uidvalidity_change_rereads_the_folder() {
             .await
             .unwrap();
     }
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    b.run_once();
     assert_eq!(b.tickets().await.len(), 3);
 
     // Recreate the folder: new UIDVALIDITY, UIDs start at 1 again.
@@ -403,14 +333,8 @@ async fn uidvalidity_change_rereads_the_folder() {
         .unwrap();
     imap.logout().await.unwrap();
 
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("UIDVALIDITY changed"), "{err}");
+    let log = b.run_once();
+    assert!(log.contains("UIDVALIDITY changed"), "{log}");
     let tickets = b.tickets().await;
     assert_eq!(tickets.len(), 4);
     assert!(tickets.iter().any(|t| t.title == "Tin mới"));
@@ -479,20 +403,11 @@ async fn state_in_postgres() {
     }
     let b = Board::new(
         &board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
+        Mailbox::imap(stack, "starttls"),
         Some(pg.url.clone()),
         "",
     );
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    b.run_once();
     let tickets = b.tickets().await;
     assert_eq!(tickets.len(), 3);
     let out = b.cli(&["tickets", "show", &tickets[2].code]);

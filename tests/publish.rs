@@ -24,11 +24,7 @@ use sqlx::Row;
 fn board(stack: &'static MailStack, p: &People, site_url: &str, publish: &str) -> Board {
     let b = Board::with_members(
         &p.board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
+        Mailbox::imap(stack, "starttls"),
         None,
         &members(&[("Hoàng Minh Đức", &p.head, "head")]),
         &format!(
@@ -752,11 +748,11 @@ async fn windows_publish_in_approval_order() {
         store: store.clone(),
         archive: bientap::store::Archive::open(&b.state_dir().join("archive")).unwrap(),
         key: bientap::workflow::auth::ReplyKey::load_or_create(&b.state_dir()).unwrap(),
-        calendar,
+        calendar: calendar.into(),
         clock: Arc::new(bientap::schedule::SystemClock),
         wake: Arc::default(),
         outbox: Arc::default(),
-        config,
+        config: config.into(),
     });
     let before = windows[0]
         .checked_sub(jiff::Span::new().seconds(1))

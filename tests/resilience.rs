@@ -16,15 +16,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn submission(i: usize) -> Vec<u8> {
-    let filler = "Nội dung bài viết về hoạt động của xã. ".repeat(400);
-    format!(
-        "From: ctv{i}@sink.example.test\r\nTo: bbt@example.test\r\nSubject: Tin số {i}\r\n\
-         Message-ID: <crash-{i}@sink.example.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{filler}\r\n"
-    )
-    .into_bytes()
-}
-
 /// 500 submissions; the daemon is killed with SIGKILL three times while it
 /// works, then left to finish. Exactly 500 tickets, numbered without gaps,
 /// one per message, and every message moved out of the inbox once.
@@ -34,20 +25,15 @@ async fn kill_9_mid_ingest_loses_and_doubles_nothing() {
     let stack = stack();
     let board = format!("{}@{DOMAIN}", unique("crash"));
     for i in 0..N {
-        stack.deliver_lmtp("ctv@sink.example.test", &[&board], &submission(i));
+        stack.deliver_lmtp(
+            "ctv@sink.example.test",
+            &[&board],
+            &long_submission("crash", i, 400),
+        );
     }
     assert_eq!(stack.count(&board, "INBOX"), N);
 
-    let b = Board::new(
-        &board,
-        Mailbox::Imap {
-            stack,
-            tls: "none",
-            auth: ImapAuth::Password,
-        },
-        None,
-        "",
-    );
+    let b = Board::new(&board, Mailbox::imap(stack, "none"), None, "");
     // Small fetches (about 60 messages each) so that there is a "middle".
     b.set("imap", "fetch_batch_size = \"1M\"");
 
@@ -119,7 +105,11 @@ async fn reconnects_after_imap_server_restart() {
     let private = MailStack::private("restart", "dovecot");
     let board = format!("{}@{DOMAIN}", unique("restart"));
     for i in 0..5 {
-        private.deliver_lmtp("ctv@sink.example.test", &[&board], &submission(1000 + i));
+        private.deliver_lmtp(
+            "ctv@sink.example.test",
+            &[&board],
+            &long_submission("crash", 1000 + i, 400),
+        );
     }
     let b = Board::new(
         &board,
@@ -136,7 +126,11 @@ async fn reconnects_after_imap_server_restart() {
 
     private.control("restart", "dovecot");
     for i in 5..10 {
-        private.deliver_lmtp("ctv@sink.example.test", &[&board], &submission(1000 + i));
+        private.deliver_lmtp(
+            "ctv@sink.example.test",
+            &[&board],
+            &long_submission("crash", 1000 + i, 400),
+        );
     }
     let tickets = wait_tickets(&b, 10, &mut daemon).await;
     assert_eq!(tickets.len(), 10);
@@ -157,7 +151,11 @@ async fn reconnects_after_imap_server_restart() {
         "bientap gave up while the server was down"
     );
     private.control("start", "dovecot");
-    private.deliver_lmtp("ctv@sink.example.test", &[&board], &submission(2000));
+    private.deliver_lmtp(
+        "ctv@sink.example.test",
+        &[&board],
+        &long_submission("crash", 2000, 400),
+    );
     wait_tickets(&b, 11, &mut daemon).await;
     let status = daemon.stop();
     assert!(status.success(), "{}", daemon.log_text());

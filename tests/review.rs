@@ -19,11 +19,7 @@ use common::*;
 fn board(stack: &'static MailStack, p: &People, extra: &str) -> Board {
     Board::with_members(
         &p.board,
-        Mailbox::Imap {
-            stack,
-            tls: "starttls",
-            auth: ImapAuth::Password,
-        },
+        Mailbox::imap(stack, "starttls"),
         None,
         &p.members(),
         extra,
@@ -522,12 +518,7 @@ async fn subjects_cannot_inject_headers() {
         unique("inj")
     );
     stack.send_smtp(&p.ctv, &[&p.board], raw.as_bytes());
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    b.run_once();
     for user in [p.ctv.as_str(), p.head.as_str()] {
         let mail = stack.wait_mail(user, "[BBT-").await;
         let headers = mail.header_block();
@@ -642,12 +633,7 @@ async fn automatic_answers_are_capped_per_recipient() {
         );
         std::fs::write(md.path().join("new").join(format!("{i}.host")), raw).unwrap();
     }
-    let out = b.cli(&["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = b.run_once();
     assert_eq!(b.tickets().await.len(), 3);
     let mails: Vec<Mail> = std::fs::read_dir(drop_dir.path())
         .unwrap()
@@ -673,5 +659,5 @@ async fn automatic_answers_are_capped_per_recipient() {
         "{}",
         receipts[0].text
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("automatic answer held back"));
+    assert!(log.contains("automatic answer held back"), "{log}");
 }

@@ -112,6 +112,7 @@ pub(super) fn resolve_content(
             ..defaults.docx_limits
         },
         word_lists,
+        enforce: true,
     };
     (options, Screening { similarity })
 }

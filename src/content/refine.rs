@@ -44,6 +44,10 @@ pub struct Options {
     pub max_photo_pixels: u64,
     pub docx_limits: docx::Limits,
     pub word_lists: Vec<WordList>,
+    /// Quarantine for dangerous attachments, hostile archives and
+    /// classification stamps; off only for a message the sysadmin released
+    /// from quarantine.
+    pub enforce: bool,
 }
 
 impl Default for Options {
@@ -54,6 +58,7 @@ impl Default for Options {
             max_photo_pixels: 60_000_000,
             docx_limits: docx::Limits::default(),
             word_lists: screen::default_lists(),
+            enforce: true,
         }
     }
 }
@@ -81,13 +86,19 @@ const COVER_NOTE_WORDS: usize = 120;
 /// Refines an extracted mail in place; see the module documentation.
 pub fn refine(mail: &mut Extracted<'_>, opts: &Options) -> Refined {
     let mut out = Refined::default();
+    let mut notes = Vec::new();
     for a in &mail.attachments {
         if let Some(reason) = screen::attachment_danger(&a.filename, &a.data) {
-            out.quarantine = Some(reason);
-            return out;
+            if opts.enforce {
+                out.quarantine = Some(reason);
+                return out;
+            }
+            notes.push(format!(
+                "Tệp \"{}\" có thể gây hại ({reason}); quản trị đã cho phép chuyển, không nên mở nếu không cần.",
+                a.filename
+            ));
         }
     }
-    let mut notes = Vec::new();
     let documents = match read_documents(mail, opts, &mut notes) {
         Ok(d) => d,
         Err(reason) => {
@@ -103,8 +114,15 @@ pub fn refine(mail: &mut Extracted<'_>, opts: &Options) -> Refined {
             .find_map(|d| screen::classified_mark("", &d.doc.text))
     });
     if let Some(mark) = stamp {
-        out.classified = Some(mark);
-        return out;
+        if opts.enforce {
+            out.classified = Some(mark);
+            return out;
+        }
+        notes.push(format!(
+            "Thư có dấu độ mật {} ({}); quản trị đã cho phép chuyển theo quyết định của lãnh đạo Ban. Không được đăng tài liệu mật.",
+            mark.level.label(),
+            mark.place
+        ));
     }
 
     // R24: the body typed in a legacy encoding.
@@ -226,7 +244,7 @@ fn read_documents(
                     converted,
                 });
             }
-            Err(e @ (DocxError::TooLarge(_) | DocxError::UnsafeName(_))) => {
+            Err(e @ (DocxError::TooLarge(_) | DocxError::UnsafeName(_))) if opts.enforce => {
                 return Err(format!("attachment \"{}\": {e}", a.filename));
             }
             Err(e) => {

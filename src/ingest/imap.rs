@@ -66,6 +66,7 @@ pub async fn run(
             Ok(()) => return Ok(()),
             Err(e) if once => return Err(e),
             Err(e) => {
+                pipeline.health().source_down(&format!("{e:#}"));
                 if logged_in {
                     backoff.reset();
                 }
@@ -231,6 +232,7 @@ async fn session(
     let client = connect(cfg, connector).await?;
     let mut session = login(cfg, client).await?;
     *logged_in = true;
+    pipeline.health().source_up();
     let caps = timed(cfg, "CAPABILITY", session.capabilities()).await?;
     let features = Features {
         idle: caps.has_str("IDLE"),
@@ -248,6 +250,7 @@ async fn session(
     );
 
     loop {
+        let read_started = std::time::Instant::now();
         let mailbox = timed(cfg, "SELECT", session.select(&inbox)).await?;
         let uid_validity = mailbox
             .uid_validity
@@ -328,6 +331,7 @@ async fn session(
             }
         }
 
+        pipeline.health().polled(read_started.elapsed());
         if once || shutdown.is_set() {
             return logout(cfg, session).await;
         }

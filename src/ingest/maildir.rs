@@ -27,11 +27,14 @@ pub async fn run(
     check_layout(&md.path)?;
     tracing::info!(path = %md.path.display(), "reading Maildir");
     loop {
-        if let Err(e) = scan(pipeline, &md.path, shutdown).await {
-            if once {
-                return Err(e);
+        let started = std::time::Instant::now();
+        match scan(pipeline, &md.path, shutdown).await {
+            Ok(_) => pipeline.health().polled(started.elapsed()),
+            Err(e) if once => return Err(e),
+            Err(e) => {
+                pipeline.health().source_down(&format!("{e:#}"));
+                tracing::error!(error = %format!("{e:#}"), "Maildir scan failed; retrying");
             }
-            tracing::error!(error = %format!("{e:#}"), "Maildir scan failed; retrying");
         }
         if once || !shutdown.sleep(md.poll_interval).await {
             return Ok(());

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 use super::calendar::Calendar;
 use super::{Clock, time_left_vi};
-use crate::config::{Config, Member, Reminders, Role};
+use crate::config::{Config, Live, Member, Reminders, Role};
 use crate::net::Shutdown;
 use crate::outbound::templates::{self, vi_time};
 use crate::outbound::{self, Draft, Kind};
@@ -122,8 +122,8 @@ pub struct Round {
 /// The scheduler of one board.
 #[derive(Debug)]
 pub struct Scheduler {
-    config: Arc<Config>,
-    calendar: Arc<Calendar>,
+    config: Live<Config>,
+    calendar: Live<Calendar>,
     store: Store,
     clock: Arc<dyn Clock>,
     /// Woken when tickets change; wakes the outbox when mail was written.
@@ -143,8 +143,8 @@ struct Line {
 
 impl Scheduler {
     pub fn new(
-        config: Arc<Config>,
-        calendar: Arc<Calendar>,
+        config: Live<Config>,
+        calendar: Live<Calendar>,
         store: Store,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
@@ -221,7 +221,8 @@ impl Scheduler {
     }
 
     async fn ticket_round(&self, now: Timestamp) -> Result<Round> {
-        let cfg = &self.config;
+        let config = self.config.get();
+        let cfg: &Config = &config;
         let rem = &cfg.reminders;
         let mut tx = self.store.begin().await?;
         // Everything due goes into one transaction, so that each reviewer
@@ -258,7 +259,7 @@ impl Scheduler {
             let (mut reminded, mut escalate) = (false, false);
             // Alerts missed while the daemon was down collapse into one.
             for _ in 0..1000 {
-                match next_alert(&self.calendar, rem, due, step, escalated) {
+                match next_alert(&self.calendar.get(), rem, due, step, escalated) {
                     Some(Alert::Remind { step: s, at }) if at <= now => {
                         reminded = true;
                         step = s + 1;
@@ -270,7 +271,7 @@ impl Scheduler {
                     _ => break,
                 }
             }
-            let next = next_alert(&self.calendar, rem, due, step, escalated)
+            let next = next_alert(&self.calendar.get(), rem, due, step, escalated)
                 .map(|a| a.at().as_millisecond());
             sqlx::query("UPDATE tickets SET alert_step = $1, escalated = $2, next_alert_at = $3 WHERE id = $4")
                 .bind(step)
@@ -309,7 +310,8 @@ impl Scheduler {
         member: &Member,
         now: Timestamp,
     ) -> Result<()> {
-        let cfg = &self.config;
+        let config = self.config.get();
+        let cfg: &Config = &config;
         let now_ms = now.as_millisecond();
         // Tickets given to the member by name, or to one of their roles:
         // each a range of the (assignee, state, due_at) or (assignee_role,
@@ -363,7 +365,7 @@ impl Scheduler {
                 title: title.clone(),
                 stage: notices::state_vi(st).to_string(),
                 waiting: String::new(),
-                due: vi_time(*due, self.calendar.time_zone()),
+                due: vi_time(*due, self.calendar.get().time_zone()),
                 left: time_left_vi(Timestamp::from_millisecond(*due).unwrap_or(now), now),
             })
             .collect();
@@ -397,7 +399,8 @@ impl Scheduler {
         ids: &[i64],
         now: Timestamp,
     ) -> Result<usize> {
-        let cfg = &self.config;
+        let config = self.config.get();
+        let cfg: &Config = &config;
         let mut lines = Vec::new();
         for id in ids {
             let t = workflow::load(conn, *id).await?;
@@ -412,7 +415,7 @@ impl Scheduler {
                 title: t.title,
                 stage: notices::state_vi(&t.state).to_string(),
                 waiting,
-                due: vi_time(t.due_at, self.calendar.time_zone()),
+                due: vi_time(t.due_at, self.calendar.get().time_zone()),
                 left: time_left_vi(Timestamp::from_millisecond(t.due_at).unwrap_or(now), now),
             });
         }
@@ -447,7 +450,7 @@ impl Scheduler {
     ) -> Result<()> {
         outbound::enqueue(
             conn,
-            &self.config,
+            &self.config.get(),
             &Draft {
                 kind,
                 ticket: None,
@@ -488,17 +491,16 @@ impl Scheduler {
     /// The first run of the quota reminder at or after `now`: the start of
     /// the first of the month's last `quota_days` working days.
     fn next_quota(&self, now: Timestamp) -> Option<Timestamp> {
-        let days = self.config.reminders.quota_days;
+        let days = self.config.get().reminders.quota_days;
         if days == 0 {
             return None;
         }
-        let mut month = self.calendar.date_of(now).first_of_month();
+        let cal = self.calendar.get();
+        let mut month = cal.date_of(now).first_of_month();
         for _ in 0..3 {
-            let last = self
-                .calendar
-                .sub_working_days(month.last_of_month().tomorrow().ok()?, 1);
-            let first = self.calendar.sub_working_days(last, days - 1);
-            let at = self.calendar.at(first, self.calendar.work_start());
+            let last = cal.sub_working_days(month.last_of_month().tomorrow().ok()?, 1);
+            let first = cal.sub_working_days(last, days - 1);
+            let at = cal.at(first, cal.work_start());
             if at >= now {
                 return Some(at);
             }
@@ -509,18 +511,17 @@ impl Scheduler {
 
     /// The first run of the quarter report reminder at or after `now`.
     fn next_quarter(&self, now: Timestamp) -> Option<Timestamp> {
-        let days = self.config.reminders.quarter_report_days;
+        let days = self.config.get().reminders.quarter_report_days;
         if days == 0 {
             return None;
         }
-        let today = self.calendar.date_of(now);
+        let calendar = self.calendar.get();
+        let cal: &Calendar = &calendar;
+        let today = cal.date_of(now);
         for year in [today.year(), today.year().checked_add(1)?] {
             for month in [3, 6, 9, 12] {
                 let deadline = Date::new(year, month, 25).ok()?;
-                let at = self.calendar.at(
-                    self.calendar.sub_working_days(deadline, days),
-                    self.calendar.work_start(),
-                );
+                let at = cal.at(cal.sub_working_days(deadline, days), cal.work_start());
                 if at >= now {
                     return Some(at);
                 }
@@ -570,8 +571,10 @@ impl Scheduler {
     /// R17: members with nothing approved this month are reminded; the
     /// head gets the list.
     async fn quota(&self, conn: &mut AnyConnection, now: Timestamp) -> Result<()> {
-        let cfg = &self.config;
-        let cal = &self.calendar;
+        let config = self.config.get();
+        let cfg: &Config = &config;
+        let calendar = self.calendar.get();
+        let cal: &Calendar = &calendar;
         let today = cal.date_of(now);
         let month_start = cal
             .at(today.first_of_month(), Time::midnight())
@@ -667,8 +670,9 @@ impl Scheduler {
 
     /// R23: members are reminded of the quarter report due on the 25th.
     async fn quarter(&self, conn: &mut AnyConnection, now: Timestamp) -> Result<()> {
-        let cfg = &self.config;
-        let today = self.calendar.date_of(now);
+        let config = self.config.get();
+        let cfg: &Config = &config;
+        let today = self.calendar.get().date_of(now);
         let quarter = (today.month() - 1) / 3 + 1;
         let deadline = format!("25/{:02}/{}", quarter * 3, today.year());
         for m in cfg

@@ -130,6 +130,23 @@ impl Archive {
         Ok(buf)
     }
 
+    /// Deletes a blob for good (a quarantined message the sysadmin
+    /// dropped); the removal is made durable.
+    pub fn remove(&self, sha256: &str) -> Result<()> {
+        let path = self.path(sha256)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("Cannot delete {}", path.display())),
+        }
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("Cannot sync {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
     /// Makes the renames of `batch` durable.
     pub fn sync(&self, batch: &mut Batch) -> Result<()> {
         for dir in std::mem::take(&mut batch.dirs) {

@@ -340,6 +340,17 @@ pub enum Mailbox<'a> {
     Maildir(PathBuf),
 }
 
+impl<'a> Mailbox<'a> {
+    /// An IMAP mailbox on `stack` with a password login.
+    pub fn imap(stack: &'a MailStack, tls: &'static str) -> Mailbox<'a> {
+        Mailbox::Imap {
+            stack,
+            tls,
+            auth: ImapAuth::Password,
+        }
+    }
+}
+
 pub enum ImapAuth {
     Password,
     OAuth2TokenFile(PathBuf),
@@ -405,7 +416,7 @@ impl Board {
             ),
         };
         let text = format!(
-            "[board]\nname = \"Ban biên tập thử nghiệm\"\naddress = \"{address}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[database]\nurl = \"{db_url}\"\n\n{source}\n{smtp}\n{members}\n{extra}\n",
+            "[board]\nname = \"Ban biên tập thử nghiệm\"\naddress = \"{address}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[database]\nurl = \"{db_url}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{source}\n{smtp}\n{members}\n{extra}\n",
             state.display()
         );
         let config = dir.path().join("bientap.toml");
@@ -454,7 +465,20 @@ impl Board {
     }
 
     /// Starts `bientap run` in the background.
+    /// `bientap run --once`, which must succeed; its log.
+    pub fn run_once(&self) -> String {
+        let out = self.cli(&["run", "--once"]);
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "bientap run --once failed:\n{log}");
+        log
+    }
+
     pub fn start(&self) -> Daemon {
+        self.start_with_env(&[])
+    }
+
+    /// Starts `bientap run` with extra environment variables.
+    pub fn start_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let log = self
             .dir
             .path()
@@ -465,6 +489,7 @@ impl Board {
             .arg(&self.config)
             .arg("run")
             .env("BIENTAP_LOG", "info,bientap=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -479,12 +504,39 @@ impl Board {
         Store::open(&self.db_url).await.unwrap()
     }
 
+    /// The address of the running daemon's endpoint (from daemon.json),
+    /// waiting for it to be written.
+    pub fn endpoint(&self) -> String {
+        let file = self.state_dir().join("daemon.json");
+        wait_until(Duration::from_secs(30), "daemon.json", || file.exists());
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        v["http"].as_str().expect("the daemon listens").to_string()
+    }
+
     pub async fn tickets(&self) -> Vec<TicketSummary> {
         let store = self.store().await;
         let t = store.list_tickets(None, 100_000).await.unwrap();
         store.close().await;
         t
     }
+}
+
+/// A plain HTTP/1.1 request to a loopback endpoint: status code and body.
+pub fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_string())
 }
 
 /// A `bientap run` process; killed when dropped.
@@ -1043,6 +1095,17 @@ pub fn members(list: &[(&str, &str, &str)]) -> String {
 }
 
 /// An article mail from `from`.
+/// Submission number `i` from `ctv{i}@sink.example.test`: a plain-text
+/// article of `repeat` sentences, Message-ID `<{tag}-{i}@sink.example.test>`.
+pub fn long_submission(tag: &str, i: usize, repeat: usize) -> Vec<u8> {
+    let filler = "Nội dung bài viết về hoạt động của xã. ".repeat(repeat);
+    format!(
+        "From: ctv{i}@sink.example.test\r\nTo: bbt@example.test\r\nSubject: Tin số {i}\r\n\
+         Message-ID: <{tag}-{i}@sink.example.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{filler}\r\n"
+    )
+    .into_bytes()
+}
+
 pub fn article(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     use base64::Engine;
     let subject = base64::engine::general_purpose::STANDARD.encode(subject);
