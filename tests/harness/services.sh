@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # services.sh - makes sure the servers bientap's tests talk to are installed
 # and running on loopback: the private mail stack (Dovecot + Postfix, see
-# mailstack.sh), PostgreSQL and MariaDB. Installs missing Debian packages
+# mailstack.sh), PostgreSQL and MariaDB, and the tools the tests call
+# (systemd-analyze, pg_dump). Installs missing Debian packages
 # when run as root; otherwise says what to install and fails.
 #
 #   services.sh install              install missing Debian packages
@@ -49,6 +50,9 @@ cmd_install() {
     [ -x /usr/sbin/postfix ] || need+=(postfix)
     command -v openssl >/dev/null || need+=(openssl)
     command -v ss >/dev/null || need+=(iproute2)
+    # The unit checks (tests/units.rs) and the PostgreSQL backups.
+    command -v systemd-analyze >/dev/null || need+=(systemd)
+    command -v pg_dump >/dev/null || need+=(postgresql-client)
     if [ "${#need[@]}" -gt 0 ]; then
         # shellcheck disable=SC2207
         need=($(printf '%s\n' "${need[@]}" | sort -u))
