@@ -24,3 +24,4 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod workflow;
+pub mod zalo;
