@@ -612,9 +612,10 @@ async fn show(config: &Config, code: &str, json: bool) -> Result<()> {
     }
     for v in &d.versions {
         println!(
-            "\nversion {} ({}), raw message {}",
+            "\nversion {} ({}, via {}), raw message {}",
             v.number,
             local_time(config, v.created_at),
+            v.channel,
             v.raw_sha256
         );
         for n in &v.notes {

@@ -19,8 +19,10 @@ use crate::text;
 
 mod content;
 mod timing;
+mod zalo;
 pub use content::Screening;
 pub use timing::{Counting, Deadlines, PublishMode, Reminders, Site};
+pub use zalo::Zalo;
 
 /// Where `bientap` looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/bientap/bientap.toml";
@@ -77,6 +79,8 @@ pub struct Config {
     /// The loopback address of `/healthz`, `/metrics` and the console's
     /// requests; `None` when turned off.
     pub http: Option<std::net::SocketAddr>,
+    /// The Zalo OA channel (issue 9), when configured and enabled.
+    pub zalo: Option<Zalo>,
 }
 
 #[derive(Debug, Clone)]
@@ -446,6 +450,7 @@ struct RawConfig {
     screening: content::RawScreening,
     #[serde(default)]
     http: RawHttp,
+    zalo: Option<zalo::RawZalo>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -837,6 +842,7 @@ impl RawConfig {
         let (content, screening) =
             content::resolve_content(&self.content, &self.screening, problems);
         let http = resolve_http(&self.http, problems);
+        let zalo = zalo::resolve_zalo(self.zalo.as_ref(), base, problems);
         let site = match &self.site {
             Some(raw) => Some(timing::resolve_site(raw, base, problems)?),
             None => None,
@@ -866,6 +872,7 @@ impl RawConfig {
             content,
             screening,
             http,
+            zalo,
         })
     }
 

@@ -19,6 +19,7 @@
 pub mod imap;
 pub mod import;
 pub mod maildir;
+pub mod zalo;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,6 +56,45 @@ pub struct Incoming {
     /// When the board's server received it (IMAP INTERNALDATE, Maildir
     /// delivery time); the Date header is only a fallback (R6).
     pub arrived_at: Option<Timestamp>,
+    pub channel: Channel,
+}
+
+/// The way a message came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    /// A submission collected from a Zalo user's messages, built into a MIME
+    /// message by `ingest::zalo`. Zalo vouches for the sender (the webhook
+    /// is signed), so it is neither classified as automatic mail nor read
+    /// for ticket references, and its sender is `address`: the linked
+    /// member's e-mail address, or `zalo:<user id>`.
+    Zalo {
+        user_id: String,
+        address: String,
+        name: String,
+        /// Findings of the collection for the reviewer (a file that could
+        /// not be downloaded).
+        notes: Vec<String>,
+        /// The ticket whose change request this answers (the sender's
+        /// ticket waiting for changes), as a reply by mail would.
+        answers: Option<String>,
+    },
+}
+
+impl Channel {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Zalo { .. } => "zalo",
+        }
+    }
+
+    fn zalo_user(&self) -> &str {
+        match self {
+            Channel::Email => "",
+            Channel::Zalo { user_id, .. } => user_id,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -79,6 +119,9 @@ pub enum Ack<'a> {
         uids: &'a [u32],
         last_uid: u32,
     },
+    /// Zalo: the stored webhook events the (single) submission was made of
+    /// are done.
+    Zalo { events: &'a [i64] },
 }
 
 /// What became of one message.
@@ -116,6 +159,7 @@ struct Prepared {
     from_name: String,
     subject: String,
     verdict: Verdict,
+    channel: Channel,
 }
 
 impl Prepared {
@@ -137,6 +181,7 @@ impl Prepared {
             from_name: String::new(),
             subject: String::new(),
             verdict,
+            channel: Channel::Email,
         }
     }
 }
@@ -251,6 +296,11 @@ impl Pipeline {
     }
 
     /// The configuration now (it may be reloaded between batches).
+    /// What wakes the mail outbox: other stages that queue mail use it.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake.outbox)
+    }
+
     pub fn config(&self) -> Arc<Config> {
         self.config.get()
     }
@@ -262,7 +312,7 @@ impl Pipeline {
     /// sender, not a message) stays where it is.
     pub async fn release(&self, message: i64, by: &str) -> Result<Outcome> {
         let row = sqlx::query(
-            "SELECT sha256, size, arrived_at, arrival_from, kind, reason FROM messages WHERE id = $1",
+            "SELECT sha256, size, arrived_at, arrival_from, kind, reason, source, from_addr FROM messages WHERE id = $1",
         )
         .bind(message)
         .fetch_optional(self.store.pool())
@@ -278,6 +328,11 @@ impl Pipeline {
         let arrived_at: i64 = row.try_get("arrived_at")?;
         let arrival_from: String = row.try_get("arrival_from")?;
         let was: String = row.try_get("reason")?;
+        let channel = if row.try_get::<String, _>("source")? == zalo::SOURCE {
+            zalo::channel_of(self.store.pool(), &row.try_get::<String, _>("from_addr")?).await?
+        } else {
+            Channel::Email
+        };
         let config = self.config.get();
         let archive = self.archive.clone();
         let prepared = tokio::task::spawn_blocking(move || -> Result<Prepared> {
@@ -287,7 +342,7 @@ impl Pipeline {
                 enforce: false,
                 ..config.content.clone()
             };
-            let read = read_message(&config, &checks, &archive, &mut durable, &raw)?
+            let read = read_message(&config, &checks, &channel, &archive, &mut durable, &raw)?
                 .context("The message still cannot be read as an e-mail")?;
             archive.sync(&mut durable)?;
             Ok(Prepared {
@@ -304,6 +359,7 @@ impl Pipeline {
                 from_name: read.from_name,
                 subject: read.subject,
                 verdict: read.verdict,
+                channel,
             })
         })
         .await
@@ -405,6 +461,10 @@ impl Pipeline {
             }
             store::set_mailbox_position(&mut tx, mailbox, *uid_validity, *last_uid).await?;
         }
+        if let Ack::Zalo { events } = ack {
+            let outcome = outcomes.first().map(outcome_text).unwrap_or_default();
+            zalo::mark_done(&mut tx, events, &outcome).await?;
+        }
         tx.commit().await.context("Cannot commit the batch")?;
         self.wake.outbox.notify_one();
         self.wake.scheduler.notify_one();
@@ -427,6 +487,7 @@ impl Pipeline {
         for (i, p) in prepared.iter().enumerate() {
             let single_ack = match ack {
                 Ack::None => Ack::None,
+                Ack::Zalo { events } => Ack::Zalo { events },
                 Ack::Imap {
                     mailbox,
                     uid_validity,
@@ -484,6 +545,17 @@ impl Pipeline {
                 .context("Cannot commit the mailbox position")?;
         }
         Ok(outcomes)
+    }
+}
+
+/// One line on what became of a message, for the records of its source.
+fn outcome_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Ticket { code } => format!("ticket {code}"),
+        Outcome::Reply { code, effect } => format!("{code}: {effect}"),
+        Outcome::Automatic { reason } => format!("automatic: {reason}"),
+        Outcome::Quarantined { reason } => format!("quarantined: {reason}"),
+        Outcome::Duplicate => "duplicate".to_string(),
     }
 }
 
@@ -584,6 +656,7 @@ fn prepare(
         Some(t) => (t.as_millisecond(), "server"),
         None => (now.as_millisecond(), "ingest"),
     };
+    let channel = incoming.channel;
     let raw = match incoming.body {
         Body::Archived { sha256, size } => {
             let verdict = Verdict::Quarantine(too_large(size, limit));
@@ -607,7 +680,7 @@ fn prepare(
     }
 
     let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        read_message(config, &config.content, archive, durable, &raw)
+        read_message(config, &config.content, &channel, archive, durable, &raw)
     }));
     let read = match read {
         Ok(read) => read?,
@@ -627,16 +700,32 @@ fn prepare(
         (None, Some(d)) => (d, "date-header"),
         (None, None) => (now.as_millisecond(), "ingest"),
     };
+    let mut verdict = read.verdict;
+    let (from_addr, from_name) = match &channel {
+        Channel::Email => (read.from_addr, read.from_name),
+        Channel::Zalo {
+            address,
+            name,
+            notes,
+            ..
+        } => {
+            if let Verdict::Submission(article) | Verdict::Reply { article, .. } = &mut verdict {
+                article.notes.extend(notes.iter().cloned());
+            }
+            (address.clone(), name.clone())
+        }
+    };
     Ok(Prepared {
         sha256,
         size,
         arrived_at,
         arrival_from,
         message_id: read.message_id,
-        from_addr: read.from_addr,
-        from_name: read.from_name,
+        from_addr,
+        from_name,
         subject: read.subject,
-        verdict: read.verdict,
+        verdict,
+        channel,
     })
 }
 
@@ -661,6 +750,7 @@ struct Read {
 fn read_message(
     config: &Config,
     checks: &refine::Options,
+    channel: &Channel,
     archive: &Archive,
     durable: &mut Batch,
     raw: &[u8],
@@ -672,12 +762,22 @@ fn read_message(
     if msg.headers().is_empty() {
         return Ok(None);
     }
-    let class = classify::classify(
-        &msg,
-        &mail,
-        &config.board.code_prefix,
-        &config.board.address,
-    );
+    let class = match channel {
+        Channel::Email => classify::classify(
+            &msg,
+            &mail,
+            &config.board.code_prefix,
+            &config.board.address,
+        ),
+        Channel::Zalo {
+            answers: Some(code),
+            ..
+        } => Class::Reply {
+            ticket: code.clone(),
+            found_in: "zalo".into(),
+        },
+        Channel::Zalo { answers: None, .. } => Class::Submission,
+    };
     let (from_addr, from_name) = mail
         .from
         .as_ref()
@@ -882,6 +982,10 @@ async fn apply(
                     document: article
                         .from_document
                         .then_some((article.body_html.as_str(), article.body_text.as_str())),
+                    zalo_user: match &p.channel {
+                        Channel::Zalo { user_id, .. } => Some(user_id.as_str()),
+                        Channel::Email => None,
+                    },
                 };
                 let outcome = workflow::on_reply(conn, ctx, ticket_id, &reply).await?;
                 if let workflow::ReplyOutcome::NewVersion(n) = outcome {
@@ -967,7 +1071,8 @@ async fn open(
             },
             sender_member: member.is_some(),
             sender_unit: member.map_or("", |m| m.unit.as_str()),
-            channel: "email",
+            channel: p.channel.as_str(),
+            sender_zalo: p.channel.zalo_user(),
             received_at: received.as_millisecond(),
             due_at: due.as_millisecond(),
             author: credits.author.as_deref().unwrap_or_default(),

@@ -16,6 +16,7 @@
 //! capped per hour, so that two misbehaving robots cannot loop forever.
 
 pub mod templates;
+pub mod zalo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub enum Kind {
     Report,
     /// To the heads: a classified mail was quarantined (R10).
     Alert,
+    /// Linking a Zalo account to a member: the code by mail, the answers
+    /// in Zalo.
+    Link,
 }
 
 impl Kind {
@@ -85,12 +89,16 @@ impl Kind {
             Kind::Quota => "quota",
             Kind::Report => "report",
             Kind::Alert => "alert",
+            Kind::Link => "link",
         }
     }
 
     /// Answers triggered directly by an incoming mail.
     fn is_automatic_answer(self) -> bool {
-        matches!(self, Kind::Receipt | Kind::Confirm | Kind::Explain)
+        matches!(
+            self,
+            Kind::Receipt | Kind::Confirm | Kind::Explain | Kind::Link
+        )
     }
 }
 
@@ -141,11 +149,12 @@ pub async fn enqueue(
     now: Timestamp,
 ) -> Result<Option<String>> {
     let now_ms = now.as_millisecond();
+    let (channel, recipient) = route(conn, draft).await?;
     if draft.kind.is_automatic_answer() {
         let sent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind IN ('receipt', 'confirm', 'explain') AND created_at > $2",
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind IN ('receipt', 'confirm', 'explain', 'link') AND created_at > $2",
         )
-        .bind(&draft.recipient)
+        .bind(&recipient)
         .bind(now_ms - 3_600_000)
         .fetch_one(&mut *conn)
         .await
@@ -170,13 +179,14 @@ pub async fn enqueue(
         serde_json::to_string(&draft.attachments).context("Cannot encode attachments")?;
     sqlx::query(
         "INSERT INTO outbox (created_at, kind, ticket_id, recipient, message_id, stage, subject, body_text,
-             body_html, attachments, reply_to, in_reply_to, answers_message, status, attempts, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $1)",
+             body_html, attachments, reply_to, in_reply_to, answers_message, status, attempts, next_attempt_at,
+             channel)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $1, $14)",
     )
     .bind(now_ms)
     .bind(draft.kind.as_str())
     .bind(draft.ticket.as_ref().map(|(id, _)| *id))
-    .bind(&draft.recipient)
+    .bind(&recipient)
     .bind(&message_id)
     .bind(&draft.stage)
     .bind(&draft.rendered.subject)
@@ -186,10 +196,34 @@ pub async fn enqueue(
     .bind(draft.reply_to.as_deref().unwrap_or_default())
     .bind(draft.in_reply_to.as_deref().unwrap_or_default())
     .bind(draft.answers)
+    .bind(channel)
     .execute(&mut *conn)
     .await
     .context("Cannot put a mail in the outbox")?;
     Ok(Some(message_id))
+}
+
+/// The channel a message goes by: what a ticket's sender is told goes to
+/// the Zalo user they wrote from; everything else is mail.
+async fn route(conn: &mut AnyConnection, draft: &Draft) -> Result<(&'static str, String)> {
+    if let Some(user) = draft.recipient.strip_prefix("zalo:") {
+        return Ok(("zalo", user.to_string()));
+    }
+    if let Some((ticket, _)) = &draft.ticket {
+        let row = sqlx::query("SELECT sender_addr, sender_zalo FROM tickets WHERE id = $1")
+            .bind(ticket)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("Cannot read the ticket's sender")?;
+        if let Some(row) = row {
+            let sender: String = row.try_get("sender_addr")?;
+            let zalo: String = row.try_get("sender_zalo")?;
+            if !zalo.is_empty() && sender == draft.recipient {
+                return Ok(("zalo", zalo));
+            }
+        }
+    }
+    Ok(("email", draft.recipient.clone()))
 }
 
 /// A committed outbox row, as the worker reads it.
@@ -293,7 +327,7 @@ impl Outbox {
     /// How long until the earliest pending row is due.
     async fn next_due_in(&self) -> Result<Duration> {
         let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND channel = 'email'")
                 .fetch_one(self.store.pool())
                 .await
                 .context("Cannot read the outbox")?;
@@ -316,7 +350,8 @@ impl Outbox {
             let rows = sqlx::query(
                 "SELECT id, created_at, recipient, message_id, subject, body_text, body_html, attachments,
                         reply_to, in_reply_to, attempts
-                 FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+                 FROM outbox WHERE status = 'pending' AND channel = 'email' AND next_attempt_at <= $1
+                 ORDER BY id LIMIT $2",
             )
             .bind(now)
             .bind(SEND_BATCH)

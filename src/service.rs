@@ -81,6 +81,16 @@ pub struct State {
     pub reloads: u64,
     pub last_reload: Option<Timestamp>,
     pub reload_error: Option<String>,
+    /// Zalo: webhook events accepted and refused (bad signature) since the
+    /// start, the last accepted one, messages sent through the OA, token
+    /// refreshes, and the last Zalo error.
+    pub zalo_events: u64,
+    pub zalo_refused: u64,
+    pub zalo_last_event: Option<Timestamp>,
+    pub zalo_sent: u64,
+    pub zalo_refreshes: u64,
+    pub zalo_error: Option<String>,
+    pub zalo_error_at: Option<Timestamp>,
 }
 
 impl Health {
@@ -148,6 +158,35 @@ impl Health {
             s.send_failures = s.send_failures.saturating_add(1);
             s.send_error = Some(error.to_string());
             s.send_error_at = Some(Timestamp::now());
+        });
+    }
+
+    pub fn zalo_event(&self) {
+        self.update(|s| {
+            s.zalo_events = s.zalo_events.saturating_add(1);
+            s.zalo_last_event = Some(Timestamp::now());
+        });
+    }
+
+    pub fn zalo_refused(&self) {
+        self.update(|s| s.zalo_refused = s.zalo_refused.saturating_add(1));
+    }
+
+    pub fn zalo_sent(&self) {
+        self.update(|s| {
+            s.zalo_sent = s.zalo_sent.saturating_add(1);
+            s.zalo_error = None;
+        });
+    }
+
+    pub fn zalo_refreshed(&self) {
+        self.update(|s| s.zalo_refreshes = s.zalo_refreshes.saturating_add(1));
+    }
+
+    pub fn zalo_failed(&self, error: &str) {
+        self.update(|s| {
+            s.zalo_error = Some(error.to_string());
+            s.zalo_error_at = Some(Timestamp::now());
         });
     }
 

@@ -108,6 +108,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_service.sql"),
         include_str!("../migrations/postgres/0006_service.sql"),
     ),
+    (
+        7,
+        "zalo",
+        include_str!("../migrations/sqlite/0007_zalo.sql"),
+        include_str!("../migrations/postgres/0007_zalo.sql"),
+    ),
 ];
 
 impl Store {
@@ -351,7 +357,7 @@ impl Store {
         let ticket_id: i64 = row.try_get("id")?;
 
         let version_rows = sqlx::query(
-            "SELECT v.id, v.number, v.body_html, v.body_text, v.notes, v.created_at, m.sha256
+            "SELECT v.id, v.number, v.body_html, v.body_text, v.notes, v.created_at, m.sha256, m.source
              FROM versions v JOIN messages m ON m.id = v.message_id
              WHERE v.ticket_id = $1 ORDER BY v.number",
         )
@@ -375,6 +381,11 @@ impl Store {
                 number: v.try_get("number")?,
                 created_at: v.try_get("created_at")?,
                 raw_sha256: v.try_get("sha256")?,
+                channel: if v.try_get::<String, _>("source")? == "zalo" {
+                    "zalo".to_string()
+                } else {
+                    "email".to_string()
+                },
                 body_html: v.try_get("body_html")?,
                 body_text: v.try_get("body_text")?,
                 notes: notes.lines().map(str::to_string).collect(),
@@ -574,6 +585,8 @@ pub struct VersionInfo {
     pub created_at: i64,
     /// Digest of the raw message in the archive.
     pub raw_sha256: String,
+    /// How this version came in: `email` or `zalo`.
+    pub channel: String,
     pub body_html: String,
     pub body_text: String,
     pub notes: Vec<String>,

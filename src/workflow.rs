@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod commands;
 pub mod copies;
+pub mod link;
 pub mod notices;
 pub mod route;
 
@@ -72,6 +73,8 @@ pub mod event {
     pub const MEDIA_WITHHELD: &str = "media_withheld";
     pub const TAKEDOWN_REQUESTED: &str = "takedown_requested";
     pub const UNPUBLISHED: &str = "unpublished";
+    /// A message to a Zalo sender could not go by Zalo.
+    pub const ZALO_UNREACHABLE: &str = "zalo_unreachable";
 }
 
 /// What every transition needs.
@@ -121,6 +124,9 @@ pub struct NewTicket<'a> {
     pub sender_member: bool,
     pub sender_unit: &'a str,
     pub channel: &'a str,
+    /// The Zalo user the sender wrote from ("" for mail): what the sender is
+    /// told goes there.
+    pub sender_zalo: &'a str,
     pub received_at: i64,
     pub due_at: i64,
     /// Byline and source found in the text (R8).
@@ -150,6 +156,8 @@ pub struct Ticket {
     pub sender_name: String,
     pub sender_member: bool,
     pub sender_unit: String,
+    /// The Zalo user the sender wrote from; "" for mail.
+    pub sender_zalo: String,
     pub received_at: i64,
     pub due_at: i64,
     pub category: String,
@@ -329,9 +337,9 @@ pub async fn submit(
     let ticket_id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (code, state, title, sender_addr, sender_name, sender_member, sender_unit, channel,
              received_at, due_at, first_message, created_at, updated_at, category, assignee_role, assignee,
-             route_approver, kind, event_date, publish_due, alert_step, next_alert_at, author, source)
+             route_approver, kind, event_date, publish_due, alert_step, next_alert_at, author, source, sender_zalo)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23)
+                 $22, $23, $24)
          RETURNING id",
     )
     .bind(&code)
@@ -357,6 +365,7 @@ pub async fn submit(
     .bind(next_alert.map(|a| a.at().as_millisecond()))
     .bind(new.author)
     .bind(new.source)
+    .bind(new.sender_zalo)
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("Cannot create ticket {code}"))?;
@@ -525,7 +534,7 @@ pub async fn ticket_id(conn: &mut AnyConnection, code: &str) -> Result<Option<i6
 /// Loads a ticket.
 pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
     let r = sqlx::query(
-        "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, received_at, due_at,
+        "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, sender_zalo, received_at, due_at,
                 category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
                 kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, decided_at, publish_at,
                 takedown_at, takedown_reason
@@ -544,6 +553,7 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         sender_name: r.try_get("sender_name")?,
         sender_member: r.try_get::<i64, _>("sender_member")? != 0,
         sender_unit: r.try_get("sender_unit")?,
+        sender_zalo: r.try_get("sender_zalo")?,
         received_at: r.try_get("received_at")?,
         due_at: r.try_get("due_at")?,
         category: r.try_get("category")?,
@@ -607,6 +617,9 @@ pub struct Reply<'a> {
     /// The article's HTML and text when a Word file in the reply is the
     /// article: the new version's body then.
     pub document: Option<(&'a str, &'a str)>,
+    /// The Zalo user it came from, vouched for by Zalo's signed webhook;
+    /// None for mail.
+    pub zalo_user: Option<&'a str>,
 }
 
 /// What a reply did, for the log.
@@ -1403,13 +1416,20 @@ async fn new_version(
     answering: Answering<'_>,
 ) -> Result<ReplyOutcome> {
     let now = ctx.now.as_millisecond();
-    let verified = match proof(conn, ctx, t, reply, state::NEEDS_CHANGES).await? {
-        Proof::Valid(how) => match dkim_ok(ctx, reply) {
-            Some(false) => None,
-            Some(true) => Some(format!("{how}; DKIM/DMARC pass")),
-            None => Some(how),
-        },
-        Proof::Stale | Proof::Missing => None,
+    let from_zalo_sender = reply
+        .zalo_user
+        .is_some_and(|u| !t.sender_zalo.is_empty() && u == t.sender_zalo);
+    let verified = if from_zalo_sender {
+        Some("Zalo: signed webhook from the sender's account".to_string())
+    } else {
+        match proof(conn, ctx, t, reply, state::NEEDS_CHANGES).await? {
+            Proof::Valid(how) => match dkim_ok(ctx, reply) {
+                Some(false) => None,
+                Some(true) => Some(format!("{how}; DKIM/DMARC pass")),
+                None => Some(how),
+            },
+            Proof::Stale | Proof::Missing => None,
+        }
     };
     let Some(verified) = verified else {
         let reason = "a new version must answer the change request mail (its reply address carries the sender's token)";

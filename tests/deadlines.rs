@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bientap::config::Config;
-use bientap::ingest::{Ack, Body, Incoming, Pipeline, PipelineParts, Wake};
+use bientap::ingest::{Ack, Body, Channel, Incoming, Pipeline, PipelineParts, Wake};
 use bientap::schedule::Clock;
 use bientap::schedule::calendar::Calendar;
 use bientap::schedule::reminders::Scheduler;
@@ -154,6 +154,7 @@ impl Sim {
         let incoming = Incoming {
             body: Body::Bytes(raw),
             arrived_at: Some(at),
+            channel: Channel::Email,
         };
         self.pipeline
             .process("maildir", vec![incoming], Ack::None)

@@ -149,12 +149,14 @@ pub async fn status(config: &Config, json: bool) -> Result<()> {
             "health:    {}",
             if h.healthy { "healthy" } else { "UNHEALTHY" }
         );
-        for (name, c) in [
-            ("mailbox", &h.source),
-            ("smtp", &h.smtp),
-            ("database", &h.database),
-            ("outbox", &h.outbox),
-        ] {
+        let checks = [
+            ("mailbox", Some(&h.source)),
+            ("smtp", Some(&h.smtp)),
+            ("database", Some(&h.database)),
+            ("outbox", Some(&h.outbox)),
+            ("zalo", h.zalo.as_ref()),
+        ];
+        for (name, c) in checks.into_iter().filter_map(|(n, c)| Some((n, c?))) {
             println!(
                 "  {name:<9} {:<4} {}",
                 if c.ok { "ok" } else { "FAIL" },
@@ -172,6 +174,7 @@ pub async fn status(config: &Config, json: bool) -> Result<()> {
         for (what, error, at) in [
             ("mailbox", &st.source_error, &st.source_error_at),
             ("sending", &st.send_error, &st.send_error_at),
+            ("zalo", &st.zalo_error, &st.zalo_error_at),
             ("reload", &st.reload_error, &st.last_reload),
         ] {
             if let Some(e) = error {

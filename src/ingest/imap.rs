@@ -27,7 +27,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio_rustls::TlsConnector;
 
-use super::{Ack, Body, Incoming, Pipeline};
+use super::{Ack, Body, Channel, Incoming, Pipeline};
 use crate::config::{self, Credential, TlsMode, imap_utf7};
 use crate::net::{self, Backoff, Io, Shutdown};
 use crate::store::archive::Batch;
@@ -536,6 +536,7 @@ async fn fetch_batch(
             Incoming {
                 body: Body::Bytes(body.to_vec()),
                 arrived_at: timestamp_of(&fetch),
+                channel: Channel::Email,
             },
         ));
     }
@@ -593,6 +594,7 @@ async fn stream_to_archive(
     Ok(Incoming {
         body: Body::Archived { sha256, size },
         arrived_at,
+        channel: Channel::Email,
     })
 }
 

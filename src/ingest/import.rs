@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::maildir::read_file;
-use super::{Ack, Body, Incoming, Outcome, Pipeline};
+use super::{Ack, Body, Channel, Incoming, Outcome, Pipeline};
 
 const BATCH_MESSAGES: usize = 64;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
@@ -161,6 +161,7 @@ pub async fn mbox(pipeline: &Pipeline, file: &Path, show_progress: bool) -> Resu
             batch.push(Incoming {
                 body: Body::Bytes(raw),
                 arrived_at,
+                channel: Channel::Email,
             });
             if (batch.len() >= BATCH_MESSAGES || bytes >= BATCH_BYTES)
                 && !send(Ok(std::mem::take(&mut batch)))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 
-use super::{Ack, Body, Incoming, Outcome, Pipeline};
+use super::{Ack, Body, Channel, Incoming, Outcome, Pipeline};
 use crate::config;
 use crate::net::Shutdown;
 
@@ -103,7 +103,11 @@ pub(crate) fn read_file(pipeline: &Pipeline, path: &Path) -> Result<Incoming> {
     } else {
         Body::Bytes(std::fs::read(path).with_context(|| format!("Cannot read {}", path.display()))?)
     };
-    Ok(Incoming { body, arrived_at })
+    Ok(Incoming {
+        body,
+        arrived_at,
+        channel: Channel::Email,
+    })
 }
 
 /// The name a processed message gets in `cur/`: Seen flag added.

@@ -38,6 +38,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("resent.txt", include_str!("templates/resent.txt")),
     ("classified.txt", include_str!("templates/classified.txt")),
+    ("link_code.txt", include_str!("templates/link_code.txt")),
+    (
+        "zalo_link_sent.txt",
+        include_str!("templates/zalo_link_sent.txt"),
+    ),
+    ("zalo_linked.txt", include_str!("templates/zalo_linked.txt")),
+    (
+        "zalo_link_wrong.txt",
+        include_str!("templates/zalo_link_wrong.txt"),
+    ),
 ];
 
 /// A rendered mail: subject and plain-text body.

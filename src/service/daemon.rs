@@ -17,6 +17,7 @@ use crate::config::{Config, Live, Source};
 use crate::ingest::{self, Pipeline, PipelineParts, Wake};
 use crate::net::Shutdown;
 use crate::outbound::Outbox;
+use crate::outbound::zalo::ZaloOutbox;
 use crate::publish::{Publisher, PublisherParts};
 use crate::schedule::calendar::Calendar;
 use crate::schedule::reminders::Scheduler;
@@ -111,6 +112,9 @@ pub struct Running {
     pub pid: u32,
     /// The endpoint's address, when it listens.
     pub http: Option<String>,
+    /// The Zalo webhook receiver's address, when Zalo is configured.
+    #[serde(default)]
+    pub zalo: Option<String>,
     pub started_at: String,
 }
 
@@ -159,8 +163,16 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
     };
     let current = config.get();
     let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let zalo = match &current.zalo {
+        Some(z) => Some(ZaloWorkers::new(z, &pipeline, &config, &health, once).await?),
+        None => None,
+    };
+    let zalo_bound = zalo
+        .as_ref()
+        .and_then(|z| z.listener.as_ref())
+        .and_then(|l| l.local_addr().ok());
     if !once {
-        write_running(&current, bound)?;
+        write_running(&current, bound, zalo_bound)?;
     }
 
     let signals = {
@@ -191,6 +203,16 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
         tokio::spawn(http::serve(l, endpoint, shutdown.clone()))
     });
     drop(reload_tx);
+    let (zalo_collector, zalo_outbox, zalo_receiver) = match zalo {
+        Some(z) => {
+            let serving = z.listener.map(|l| {
+                let app = ingest::zalo::router(z.receiver, &z.path);
+                tokio::spawn(http::serve_router(l, app, shutdown.clone()))
+            });
+            (Some(z.collector), Some(z.outbox), serving)
+        }
+        None => (None, None, None),
+    };
 
     tracing::info!(once, http = ?bound, "bientap running");
     if !once {
@@ -211,7 +233,17 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
                 }
                 _ => Ok(()),
             };
+            let collected = match &zalo_collector {
+                Some(c) => c.collect_due(None).await.map(drop),
+                None => Ok(()),
+            };
             let sent = outbox.send_due(None).await;
+            let zalo_sent = match &zalo_outbox {
+                Some(z) => z.send_due(None).await.map(drop),
+                None => Ok(()),
+            };
+            collected?;
+            zalo_sent?;
             reminded?;
             published?;
             trigger.trigger();
@@ -223,8 +255,18 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
         }
         result
     };
-    let (result, (), (), ()) = tokio::join!(
+    let (result, (), (), (), (), ()) = tokio::join!(
         read_mail,
+        async {
+            if let (false, Some(c)) = (once, &zalo_collector) {
+                c.run(&shutdown).await;
+            }
+        },
+        async {
+            if let (false, Some(z)) = (once, &zalo_outbox) {
+                z.run(&shutdown).await;
+            }
+        },
         async {
             if !once {
                 outbox.run(&shutdown).await;
@@ -244,10 +286,10 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
     signals.abort();
     reloads.abort();
     watchdog.abort();
-    if let Some(e) = endpoint
-        && let Ok(Err(err)) = e.await
-    {
-        tracing::warn!(error = %format!("{err:#}"), "the HTTP endpoint stopped");
+    for e in [endpoint, zalo_receiver].into_iter().flatten() {
+        if let Ok(Err(err)) = e.await {
+            tracing::warn!(error = %format!("{err:#}"), "an HTTP endpoint stopped");
+        }
     }
     pipeline.store().close().await;
     if !once {
@@ -257,10 +299,15 @@ pub async fn run(config: Config, once: bool) -> Result<()> {
     result
 }
 
-fn write_running(config: &Config, http: Option<std::net::SocketAddr>) -> Result<()> {
+fn write_running(
+    config: &Config,
+    http: Option<std::net::SocketAddr>,
+    zalo: Option<std::net::SocketAddr>,
+) -> Result<()> {
     let r = Running {
         pid: std::process::id(),
         http: http.map(|a| a.to_string()),
+        zalo: zalo.map(|a| a.to_string()),
         started_at: jiff::Timestamp::now().to_string(),
     };
     let path = running_file(config);
@@ -268,6 +315,67 @@ fn write_running(config: &Config, http: Option<std::net::SocketAddr>) -> Result<
     std::fs::write(&tmp, serde_json::to_vec_pretty(&r)?)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .with_context(|| format!("Cannot write {}", path.display()))
+}
+
+/// The Zalo channel's workers: the webhook receiver (not in a one-off
+/// run), the collector and the sender.
+struct ZaloWorkers {
+    listener: Option<tokio::net::TcpListener>,
+    path: String,
+    receiver: ingest::zalo::Receiver,
+    collector: ingest::zalo::Collector,
+    outbox: ZaloOutbox,
+}
+
+impl ZaloWorkers {
+    async fn new(
+        z: &crate::config::Zalo,
+        pipeline: &Pipeline,
+        config: &Live<Config>,
+        health: &Arc<Health>,
+        once: bool,
+    ) -> Result<ZaloWorkers> {
+        // The receiver binds before READY, so a port clash fails the start.
+        let listener = if once {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(z.listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "Cannot listen on {} (zalo.listen) for Zalo's webhooks: is the port taken?",
+                            z.listen
+                        )
+                    })?,
+            )
+        };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let client = ingest::zalo::client(z)?;
+        Ok(ZaloWorkers {
+            listener,
+            path: z.path.clone(),
+            receiver: ingest::zalo::Receiver {
+                store: pipeline.store().clone(),
+                archive: pipeline.archive().clone(),
+                config: config.clone(),
+                wake: Arc::clone(&wake),
+                health: Arc::clone(health),
+            },
+            collector: ingest::zalo::Collector {
+                pipeline: pipeline.clone(),
+                client: client.clone(),
+                wake,
+            },
+            outbox: ZaloOutbox {
+                store: pipeline.store().clone(),
+                config: config.clone(),
+                client,
+                health: Arc::clone(health),
+                mail: pipeline.outbox_wake(),
+            },
+        })
+    }
 }
 
 /// SIGTERM/SIGINT: stop taking new mail, finish the batch in hand. SIGHUP:

@@ -52,6 +52,9 @@ pub struct Report {
     pub smtp: Check,
     pub database: Check,
     pub outbox: Check,
+    /// The Zalo channel, when configured.
+    #[serde(default)]
+    pub zalo: Option<Check>,
 }
 
 /// The answer of `/status`.
@@ -74,6 +77,15 @@ pub async fn serve(
         .route("/status", get(status))
         .route("/reload", post(reload))
         .with_state(endpoint);
+    serve_router(listener, app, shutdown).await
+}
+
+/// Serves `app` until shutdown, letting requests in progress finish.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: Shutdown,
+) -> Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
@@ -141,19 +153,66 @@ pub async fn check(e: &Endpoint) -> Report {
             detail: format!("{err:#}"),
         },
     };
-    let outbox = match console::figures(&e.store, now.as_millisecond()).await {
-        Ok(f) => outbox_check(&f, now),
-        Err(err) => Check {
-            ok: false,
-            detail: format!("{err:#}"),
-        },
+    let figures = console::figures(&e.store, now.as_millisecond()).await;
+    let unreadable = |err: &anyhow::Error| Check {
+        ok: false,
+        detail: format!("{err:#}"),
     };
+    let outbox = match &figures {
+        Ok(f) => outbox_check(f, now),
+        Err(err) => unreadable(err),
+    };
+    let zalo = config.zalo.as_ref().map(|z| match &figures {
+        Ok(f) => zalo_check(z, f, &state, now),
+        Err(err) => unreadable(err),
+    });
     Report {
-        healthy: source.ok && smtp.ok && database.ok && outbox.ok,
+        healthy: source.ok
+            && smtp.ok
+            && database.ok
+            && outbox.ok
+            && zalo.as_ref().is_none_or(|z| z.ok),
         source,
         smtp,
         database,
         outbox,
+        zalo,
+    }
+}
+
+/// Zalo: submissions waiting well past their quiet window mean the
+/// collector is stuck (or files cannot be downloaded).
+fn zalo_check(z: &crate::config::Zalo, f: &Figures, s: &State, now: Timestamp) -> Check {
+    let limit = i64::try_from(z.quiet_window.as_secs())
+        .unwrap_or(i64::MAX)
+        .saturating_add(15 * 60);
+    let waiting = f
+        .zalo_oldest_pending
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        .map_or(0, |t| age(now, t));
+    let last = s.zalo_last_event.map_or_else(
+        || "none since the start".to_string(),
+        |t| format!("last {} s ago", age(now, t)),
+    );
+    if waiting > limit {
+        return Check {
+            ok: false,
+            detail: format!(
+                "{} Zalo event(s) waiting for {waiting} s, past the quiet window: see the log",
+                f.zalo_pending
+            ),
+        };
+    }
+    let error = s
+        .zalo_error
+        .as_deref()
+        .map_or(String::new(), |e| format!("; last error: {e}"));
+    Check {
+        ok: true,
+        detail: format!(
+            "events: {} accepted ({last}), {} refused, {} waiting{error}",
+            s.zalo_events, s.zalo_refused, f.zalo_pending
+        ),
     }
 }
 
@@ -393,6 +452,36 @@ pub fn render_metrics(f: &Figures, s: &State) -> String {
             &one(t.as_second() as f64),
         );
     }
+    metric(
+        "bientap_zalo_events_total",
+        "counter",
+        "Zalo webhook events accepted since the daemon started.",
+        &one(s.zalo_events as f64),
+    );
+    metric(
+        "bientap_zalo_refused_total",
+        "counter",
+        "Zalo webhook requests refused for a missing or wrong signature.",
+        &one(s.zalo_refused as f64),
+    );
+    metric(
+        "bientap_zalo_pending_events",
+        "gauge",
+        "Zalo events waiting for their sender's quiet window.",
+        &one(f.zalo_pending as f64),
+    );
+    metric(
+        "bientap_zalo_sent_total",
+        "counter",
+        "Messages sent through the Zalo OA since the daemon started.",
+        &one(s.zalo_sent as f64),
+    );
+    metric(
+        "bientap_zalo_token_refreshes_total",
+        "counter",
+        "Zalo access token renewals since the daemon started.",
+        &one(s.zalo_refreshes as f64),
+    );
     out
 }
 

@@ -173,6 +173,12 @@ pub struct Figures {
     pub outbox_oldest_due: Option<i64>,
     pub send_attempts_failed: i64,
     pub quarantined: i64,
+    /// Zalo events waiting for their sender's quiet window, and when the
+    /// oldest of them arrived (milliseconds since the epoch).
+    #[serde(default)]
+    pub zalo_pending: i64,
+    #[serde(default)]
+    pub zalo_oldest_pending: Option<i64>,
 }
 
 pub async fn figures(store: &Store, now_ms: i64) -> Result<Figures> {
@@ -214,6 +220,12 @@ pub async fn figures(store: &Store, now_ms: i64) -> Result<Figures> {
     .fetch_one(pool)
     .await
     .context("Cannot read the figures")?;
+    let zalo_pending = count("SELECT COUNT(*) FROM zalo_events WHERE state = 'pending'").await?;
+    let zalo_oldest_pending: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(received_at) FROM zalo_events WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await
+            .context("Cannot read the figures")?;
     let quarantined = messages
         .iter()
         .find(|(k, _)| k == "quarantined")
@@ -227,5 +239,7 @@ pub async fn figures(store: &Store, now_ms: i64) -> Result<Figures> {
         outbox_oldest_due,
         send_attempts_failed,
         quarantined,
+        zalo_pending,
+        zalo_oldest_pending,
     })
 }

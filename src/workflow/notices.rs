@@ -77,6 +77,7 @@ fn ticket_ctx(ctx: &Ctx<'_>, t: &Ticket) -> minijinja::Value {
         sender_name => &t.sender_name,
         sender_is_member => &t.sender_member,
         sender_unit => &t.sender_unit,
+        zalo => !t.sender_zalo.is_empty(),
         category => &t.category,
         received => vi_time(t.received_at, tz),
         due => vi_time(t.due_at, tz),

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod zalo;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -464,7 +466,6 @@ impl Board {
             .expect("run bientap")
     }
 
-    /// Starts `bientap run` in the background.
     /// `bientap run --once`, which must succeed; its log.
     pub fn run_once(&self) -> String {
         let out = self.cli(&["run", "--once"]);
@@ -473,6 +474,7 @@ impl Board {
         log
     }
 
+    /// Starts `bientap run` in the background.
     pub fn start(&self) -> Daemon {
         self.start_with_env(&[])
     }
@@ -507,11 +509,20 @@ impl Board {
     /// The address of the running daemon's endpoint (from daemon.json),
     /// waiting for it to be written.
     pub fn endpoint(&self) -> String {
+        self.running("http")
+    }
+
+    /// An address the running daemon listens on (`http`, `zalo`), from
+    /// daemon.json, waiting for it to be written.
+    pub fn running(&self, key: &str) -> String {
         let file = self.state_dir().join("daemon.json");
         wait_until(Duration::from_secs(30), "daemon.json", || file.exists());
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        v["http"].as_str().expect("the daemon listens").to_string()
+        v[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("the daemon does not listen for {key}"))
+            .to_string()
     }
 
     pub async fn tickets(&self) -> Vec<TicketSummary> {
@@ -524,12 +535,28 @@ impl Board {
 
 /// A plain HTTP/1.1 request to a loopback endpoint: status code and body.
 pub fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    http_with(addr, method, path, &[], "")
+}
+
+/// An HTTP/1.1 request with headers and a body: status code and body.
+pub fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::Read;
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut out = String::new();
