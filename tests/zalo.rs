@@ -201,6 +201,15 @@ async fn text_photos_and_word_file_make_one_ticket_and_a_receipt() {
         t + 10,
         json!({"msg_id": "m-file", "attachments": [{"type": "file", "payload": {"url": url, "name": "Hội nghị.docx", "size": "9000", "type": "docx"}}]}),
     ));
+    // A link that expired before it was fetched: the submission goes ahead
+    // without it, and the reviewer is told.
+    let gone = format!("{}/media/expired.jpg", fake.base);
+    bodies.push(event(
+        "user_send_image",
+        user,
+        t + 11,
+        json!({"msg_id": "m-gone", "attachments": [{"type": "image", "payload": {"url": gone, "thumbnail": gone}}]}),
+    ));
     for body in &bodies {
         assert_eq!(post(&addr, body, Some(SECRET)), 200);
     }
@@ -233,9 +242,14 @@ async fn text_photos_and_word_file_make_one_ticket_and_a_receipt() {
         "the photo's location is removed and noted: {:?}",
         v.notes
     );
+    assert!(
+        v.notes.iter().any(|n| n.contains("Không tải được tệp")),
+        "{:?}",
+        v.notes
+    );
     assert_eq!(
         count(&b, "SELECT COUNT(*) FROM zalo_events WHERE state = 'done'").await,
-        5
+        6
     );
 
     wait_sent(&fake, 1).await;

@@ -13,8 +13,8 @@
 //!   the same pipeline as mail. The events are marked done in the same
 //!   transaction as the ticket, so each event is used exactly once.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -48,8 +48,10 @@ pub const SOURCE: &str = "zalo";
 /// Pending events are looked at least this often.
 const COLLECT_EVERY: Duration = Duration::from_secs(1);
 /// A download that keeps failing for a passing reason is retried this long
-/// before the submission goes ahead without that file (with a note).
+/// before the submission goes ahead without that file (with a note)...
 const DOWNLOAD_PATIENCE: Duration = Duration::from_secs(3600);
+/// ...this often.
+const DOWNLOAD_RETRY: Duration = Duration::from_secs(60);
 
 /// The Zalo API client for a configured OA.
 pub fn client(z: &Zalo) -> Result<Client> {
@@ -333,12 +335,31 @@ struct File {
 
 /// Turns quiet senders' events into submissions.
 pub struct Collector {
-    pub pipeline: Pipeline,
-    pub client: Client,
-    pub wake: Arc<Notify>,
+    pipeline: Pipeline,
+    client: Client,
+    wake: Arc<Notify>,
+    /// Senders whose submission waits for a download that failed for a
+    /// passing reason, and when to try again (milliseconds).
+    retry_at: Mutex<HashMap<String, i64>>,
 }
 
 impl Collector {
+    pub fn new(pipeline: Pipeline, client: Client, wake: Arc<Notify>) -> Collector {
+        Collector {
+            pipeline,
+            client,
+            wake,
+            retry_at: Mutex::default(),
+        }
+    }
+
+    fn retry_at(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        match self.retry_at.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// Collects until shutdown; a submission in hand is finished first.
     pub async fn run(&self, shutdown: &Shutdown) {
         loop {
@@ -405,11 +426,16 @@ impl Collector {
                     .iter()
                     .any(|part| matches!(part, Part::Text(t) if is_send_command(t)))
             });
-            if !told_done && now - last < quiet {
+            let not_before = self.retry_at().get(&user).copied().unwrap_or(0);
+            if (!told_done && now - last < quiet) || now < not_before {
                 continue;
             }
             if self.submit(&config, &z, &user, &events, now).await? {
+                self.retry_at().remove(&user);
                 made += 1;
+            } else {
+                let pause = i64::try_from(DOWNLOAD_RETRY.as_millis()).unwrap_or(60_000);
+                self.retry_at().insert(user, now + pause);
             }
         }
         Ok(made)

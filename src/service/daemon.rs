@@ -362,11 +362,7 @@ impl ZaloWorkers {
                 wake: Arc::clone(&wake),
                 health: Arc::clone(health),
             },
-            collector: ingest::zalo::Collector {
-                pipeline: pipeline.clone(),
-                client: client.clone(),
-                wake,
-            },
+            collector: ingest::zalo::Collector::new(pipeline.clone(), client.clone(), wake),
             outbox: ZaloOutbox {
                 store: pipeline.store().clone(),
                 config: config.clone(),
