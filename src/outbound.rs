@@ -31,7 +31,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Notify;
 
 use crate::classify::OWN_MESSAGE_ID_PREFIX;
@@ -149,7 +149,7 @@ pub async fn enqueue(
     now: Timestamp,
 ) -> Result<Option<String>> {
     let now_ms = now.as_millisecond();
-    let (channel, recipient) = route(conn, draft).await?;
+    let (channel, recipient) = route(&draft.recipient);
     if draft.kind.is_automatic_answer() {
         let sent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind IN ('receipt', 'confirm', 'explain', 'link') AND created_at > $2",
@@ -203,27 +203,70 @@ pub async fn enqueue(
     Ok(Some(message_id))
 }
 
-/// The channel a message goes by: what a ticket's sender is told goes to
-/// the Zalo user they wrote from; everything else is mail.
-async fn route(conn: &mut AnyConnection, draft: &Draft) -> Result<(&'static str, String)> {
-    if let Some(user) = draft.recipient.strip_prefix("zalo:") {
-        return Ok(("zalo", user.to_string()));
+/// The channel a message goes by: `zalo:<user id>` is a Zalo user (what a
+/// Zalo sender is told), anything else an e-mail address.
+fn route(recipient: &str) -> (&'static str, String) {
+    match recipient.strip_prefix("zalo:") {
+        Some(user) => ("zalo", user.to_string()),
+        None => ("email", recipient.to_string()),
     }
-    if let Some((ticket, _)) = &draft.ticket {
-        let row = sqlx::query("SELECT sender_addr, sender_zalo FROM tickets WHERE id = $1")
-            .bind(ticket)
-            .fetch_optional(&mut *conn)
-            .await
-            .context("Cannot read the ticket's sender")?;
-        if let Some(row) = row {
-            let sender: String = row.try_get("sender_addr")?;
-            let zalo: String = row.try_get("sender_zalo")?;
-            if !zalo.is_empty() && sender == draft.recipient {
-                return Ok(("zalo", zalo));
-            }
-        }
-    }
-    Ok(("email", draft.recipient.clone()))
+}
+
+/// Claims a due row for one sending attempt. The attempt is counted before
+/// it is made and the row leased: another process sending (the console
+/// while the daemon runs) skips it; a crash makes it due again after the
+/// lease. `false` when someone else claimed it first.
+pub(crate) async fn claim(pool: &AnyPool, id: i64, now: i64) -> Result<bool> {
+    let claimed = sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
+         WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+    )
+    .bind(now + i64::try_from(SEND_LEASE.as_millis()).unwrap_or(i64::MAX / 2))
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await
+    .context("Cannot count a send attempt")?;
+    Ok(claimed.rows_affected() > 0)
+}
+
+pub(crate) async fn mark_sent(pool: &AnyPool, id: i64) -> Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
+        .bind(Timestamp::now().as_millisecond())
+        .bind(id)
+        .execute(pool)
+        .await
+        .context("Cannot mark an outgoing message as sent")?;
+    Ok(())
+}
+
+/// Gives up on a row for good, with the reason.
+pub(crate) async fn mark_failed(pool: &AnyPool, id: i64, error: &str) -> Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1 WHERE id = $2")
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await
+        .context("Cannot mark an outgoing message as failed")?;
+    Ok(())
+}
+
+/// Makes a row due again `delay` after `now`, keeping the error.
+pub(crate) async fn retry_later(
+    pool: &AnyPool,
+    id: i64,
+    now: i64,
+    delay: Duration,
+    error: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3")
+        .bind(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await
+        .context("Cannot reschedule an outgoing message")?;
+    Ok(())
 }
 
 /// A committed outbox row, as the worker reads it.
@@ -379,31 +422,12 @@ impl Outbox {
                     in_reply_to: r.try_get("in_reply_to")?,
                     attempts: r.try_get("attempts")?,
                 };
-                // The attempt is counted before it is made, and the row
-                // claimed: another process sending (the console while the
-                // daemon runs) skips it; a crash makes it due again after
-                // the lease.
-                let claimed = sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
-                     WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
-                )
-                .bind(now + i64::try_from(SEND_LEASE.as_millis()).unwrap_or(i64::MAX / 2))
-                .bind(row.id)
-                .bind(now)
-                .execute(self.store.pool())
-                .await
-                .context("Cannot count a send attempt")?;
-                if claimed.rows_affected() == 0 {
+                if !claim(self.store.pool(), row.id, now).await? {
                     continue;
                 }
                 match self.send(&row).await {
                     Ok(()) => {
-                        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
-                            .bind(Timestamp::now().as_millisecond())
-                            .bind(row.id)
-                            .execute(self.store.pool())
-                            .await
-                            .context("Cannot mark a mail as sent")?;
+                        mark_sent(self.store.pool(), row.id).await?;
                         tracing::info!(to = %row.recipient, message_id = %row.message_id, subject = %row.subject, "mail sent");
                         self.health.mail_sent();
                         sent += 1;
@@ -425,13 +449,7 @@ impl Outbox {
                             .await?;
                         } else {
                             let delay = self.retry_delay(row.attempts + 1);
-                            sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3")
-                                .bind(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
-                                .bind(&e)
-                                .bind(row.id)
-                                .execute(self.store.pool())
-                                .await
-                                .context("Cannot reschedule a mail")?;
+                            retry_later(self.store.pool(), row.id, now, delay, &e).await?;
                             tracing::warn!(to = %row.recipient, error = %e, retry_in_secs = delay.as_secs(), "mail not sent; will retry");
                         }
                     }
@@ -448,12 +466,7 @@ impl Outbox {
     }
 
     async fn fail(&self, row: &Pending, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(row.id)
-            .execute(self.store.pool())
-            .await
-            .context("Cannot mark a mail as failed")?;
+        mark_failed(self.store.pool(), row.id, error).await?;
         tracing::error!(to = %row.recipient, error = %error, "mail given up; see `bientap outbox list`");
         Ok(())
     }

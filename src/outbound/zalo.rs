@@ -21,13 +21,12 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Live};
 use crate::net::Shutdown;
+use crate::outbound;
 use crate::service::Health;
 use crate::store::Store;
 use crate::text;
 use crate::zalo::api::{ApiError, Client, MAX_TEXT};
 
-/// How long a claimed row is left alone before another pass may retry it.
-const LEASE: Duration = Duration::from_secs(600);
 /// Rows looked at per pass.
 const BATCH: i64 = 50;
 /// The longest a message is retried for a passing reason.
@@ -106,27 +105,12 @@ impl ZaloOutbox {
                 body_text: r.try_get("body_text")?,
                 attempts: r.try_get("attempts")?,
             };
-            let claimed = sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
-                 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
-            )
-            .bind(now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX / 2))
-            .bind(row.id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .context("Cannot count a send attempt")?;
-            if claimed.rows_affected() == 0 {
+            if !outbound::claim(pool, row.id, now).await? {
                 continue;
             }
             match self.send(&row).await {
                 Sent::Done => {
-                    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '' WHERE id = $2")
-                        .bind(Timestamp::now().as_millisecond())
-                        .bind(row.id)
-                        .execute(pool)
-                        .await
-                        .context("Cannot mark a Zalo message as sent")?;
+                    outbound::mark_sent(pool, row.id).await?;
                     tracing::info!(to = %row.recipient, subject = %row.subject, "Zalo message sent");
                     self.health.zalo_sent();
                     sent += 1;
@@ -146,15 +130,7 @@ impl ZaloOutbox {
                             Duration::from_secs(30).saturating_mul(2u32.saturating_pow(
                                 u32::try_from(row.attempts.clamp(0, 7)).unwrap_or(0),
                             ));
-                        sqlx::query(
-                            "UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3",
-                        )
-                        .bind(now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
-                        .bind(&e)
-                        .bind(row.id)
-                        .execute(pool)
-                        .await
-                        .context("Cannot reschedule a Zalo message")?;
+                        outbound::retry_later(pool, row.id, now, delay, &e).await?;
                         tracing::warn!(to = %row.recipient, error = %e, retry_in_secs = delay.as_secs(), "Zalo message not sent; will retry");
                     }
                 }
@@ -172,12 +148,7 @@ impl ZaloOutbox {
     }
 
     async fn fail(&self, id: i64, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(id)
-            .execute(self.store.pool())
-            .await
-            .context("Cannot mark a Zalo message as failed")?;
+        outbound::mark_failed(self.store.pool(), id, error).await?;
         tracing::error!(id, error = %error, "Zalo message given up; see `bientap outbox list`");
         Ok(())
     }
