@@ -328,15 +328,25 @@ impl Pipeline {
         let arrived_at: i64 = row.try_get("arrived_at")?;
         let arrival_from: String = row.try_get("arrival_from")?;
         let was: String = row.try_get("reason")?;
-        let channel = if row.try_get::<String, _>("source")? == zalo::SOURCE {
-            zalo::channel_of(self.store.pool(), &row.try_get::<String, _>("from_addr")?).await?
+        let source: String = row.try_get("source")?;
+        let config = self.config.get();
+        let archive = self.archive.clone();
+        let raw = {
+            let (archive, sha256) = (archive.clone(), sha256.clone());
+            tokio::task::spawn_blocking(move || archive.read(&sha256))
+                .await
+                .context("The archive task failed")??
+        };
+        // Released as if it had just arrived: a Zalo submission under the
+        // sender its MIME form names, as the collector would record it now.
+        let channel = if source == zalo::SOURCE {
+            let user = zalo::user_of(&raw)
+                .context("This Zalo submission no longer names its Zalo sender")?;
+            zalo::sender_of(self.store.pool(), &config, &user).await?
         } else {
             Channel::Email
         };
-        let config = self.config.get();
-        let archive = self.archive.clone();
         let prepared = tokio::task::spawn_blocking(move || -> Result<Prepared> {
-            let raw = archive.read(&sha256)?;
             let mut durable = Batch::default();
             let checks = refine::Options {
                 enforce: false,
@@ -700,31 +710,16 @@ fn prepare(
         (None, Some(d)) => (d, "date-header"),
         (None, None) => (now.as_millisecond(), "ingest"),
     };
-    let mut verdict = read.verdict;
-    let (from_addr, from_name) = match &channel {
-        Channel::Email => (read.from_addr, read.from_name),
-        Channel::Zalo {
-            address,
-            name,
-            notes,
-            ..
-        } => {
-            if let Verdict::Submission(article) | Verdict::Reply { article, .. } = &mut verdict {
-                article.notes.extend(notes.iter().cloned());
-            }
-            (address.clone(), name.clone())
-        }
-    };
     Ok(Prepared {
         sha256,
         size,
         arrived_at,
         arrival_from,
         message_id: read.message_id,
-        from_addr,
-        from_name,
+        from_addr: read.from_addr,
+        from_name: read.from_name,
         subject: read.subject,
-        verdict,
+        verdict: read.verdict,
         channel,
     })
 }
@@ -827,7 +822,7 @@ fn read_message(
     };
 
     let classified = refined.as_ref().and_then(|r| r.classified.clone());
-    let verdict = if let Some(mark) = classified {
+    let mut verdict = if let Some(mark) = classified {
         Verdict::Classified(mark)
     } else {
         match class {
@@ -850,6 +845,22 @@ fn read_message(
                 }
             }
             Class::Submission => Verdict::Submission(article(durable)?),
+        }
+    };
+    // A Zalo submission is recorded under the sender Zalo vouched for, with
+    // what its collection noticed.
+    let (from_addr, from_name) = match channel {
+        Channel::Email => (from_addr, from_name),
+        Channel::Zalo {
+            address,
+            name,
+            notes,
+            ..
+        } => {
+            if let Verdict::Submission(article) | Verdict::Reply { article, .. } = &mut verdict {
+                article.notes.extend(notes.iter().cloned());
+            }
+            (address.clone(), name.clone())
         }
     };
     Ok(Some(Read {

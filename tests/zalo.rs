@@ -598,3 +598,70 @@ async fn linked_member_submits_and_hears_by_mail_when_zalo_cannot_deliver() {
     .await;
     daemon.stop();
 }
+
+/// A Zalo submission quarantined for a dangerous file is released at the
+/// console: it becomes the Zalo sender's ticket, and they hear back in Zalo.
+#[tokio::test]
+async fn quarantined_zalo_submission_is_released_to_its_sender() {
+    let fake = FakeZalo::start(APP, SECRET, "access-1", "refresh-1");
+    let b = maildir_board(&fake, "10m");
+    let mut daemon = b.start();
+    let addr = b.running("zalo");
+    let user = "9000000000000000007";
+    let mut exe = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+    exe.extend_from_slice(&[0u8; 512]);
+    let url = fake.serve("bao-cao.pdf.exe", "application/octet-stream", exe);
+    send(&addr, user, "q1", "Báo cáo kết quả thu hoạch lúa vụ mùa.");
+    assert_eq!(
+        post(
+            &addr,
+            &event(
+                "user_send_file",
+                user,
+                now_ms(),
+                json!({"msg_id": "q2", "attachments": [{"type": "file", "payload": {"url": url, "name": "bao-cao.pdf.exe", "size": "520"}}]}),
+            ),
+            Some(SECRET)
+        ),
+        200
+    );
+    send(&addr, user, "q3", "GỬI");
+    let store = b.store().await;
+    let pool = store.pool().clone();
+    wait_for(
+        Duration::from_secs(60),
+        "the quarantined submission",
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM messages WHERE source = 'zalo' AND kind = 'quarantined'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == 1
+        },
+    )
+    .await;
+    store.close().await;
+    assert!(b.tickets().await.is_empty());
+    assert!(fake.sent().is_empty(), "no receipt for quarantined mail");
+
+    let out = b.cli(&["quarantine", "list", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    let out = b.cli(&["quarantine", "release", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tickets = zalo_tickets(&b, 1, &mut daemon).await;
+    assert_eq!(tickets[0].channel, "zalo");
+    assert_eq!(tickets[0].sender, format!("zalo:{user}"));
+    wait_sent(&fake, 1).await;
+    let (to, text) = fake.sent()[0].clone();
+    assert_eq!(to, user);
+    assert!(text.contains(&tickets[0].code), "{text}");
+    daemon.stop();
+}

@@ -73,7 +73,7 @@ pub fn extension_for(content_type: &str) -> &'static str {
         "text/plain" => "txt",
         "text/html" => "html",
         "text/calendar" => "ics",
-        "image/jpeg" => "jpg",
+        "image/jpeg" | "image/jpg" => "jpg",
         "image/png" => "png",
         "image/gif" => "gif",
         "image/webp" => "webp",
@@ -88,7 +88,10 @@ pub fn extension_for(content_type: &str) -> &'static str {
         "application/zip" => "zip",
         "message/rfc822" => "eml",
         "audio/mpeg" => "mp3",
+        "audio/aac" => "aac",
+        "audio/mp4" | "audio/x-m4a" => "m4a",
         "video/mp4" => "mp4",
+        "video/quicktime" => "mov",
         _ => "bin",
     }
 }

@@ -191,9 +191,10 @@ impl Receiver {
         }
         let archive = self.archive.clone();
         let raw = body.to_vec();
+        let digest = sha256.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut batch = Batch::default();
-            archive.put_hashed(&mut batch, &crate::store::archive::sha256_hex(&raw), &raw)?;
+            archive.put_hashed(&mut batch, &digest, &raw)?;
             archive.sync(&mut batch)
         })
         .await
@@ -291,25 +292,18 @@ pub async fn sender_of(pool: &AnyPool, config: &Config, user_id: &str) -> Result
     })
 }
 
-/// The channel of a Zalo submission released from quarantine, from the
-/// address its MIME form was written with.
-pub async fn channel_of(pool: &AnyPool, from_addr: &str) -> Result<Channel> {
-    let user_id = from_addr.split('@').next().unwrap_or_default();
-    let linked = sqlx::query_scalar::<_, String>(
-        "SELECT email FROM zalo_users WHERE user_id = $1 AND linked_at IS NOT NULL",
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
-    .context("Cannot read the Zalo users")?
-    .filter(|e| !e.is_empty());
-    Ok(Channel::Zalo {
-        user_id: user_id.to_string(),
-        address: linked.unwrap_or_else(|| format!("zalo:{user_id}")),
-        name: String::new(),
-        notes: Vec::new(),
-        answers: None,
-    })
+/// The domain of the address a Zalo submission's MIME form is written from:
+/// `<user id>@zalo.invalid`.
+const MIME_DOMAIN: &str = "@zalo.invalid";
+
+/// The Zalo user a submission's MIME form was written for.
+pub fn user_of(raw: &[u8]) -> Option<String> {
+    let msg = crate::content::parse(raw)?;
+    let address = msg.from()?.first()?.address()?;
+    address
+        .strip_suffix(MIME_DOMAIN)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
 }
 
 /// `GỬI`, `GUI`, `HẾT`, `HET`: the sender is done, make the submission now.
@@ -563,7 +557,7 @@ fn mime(
             || "Bài gửi qua Zalo".to_string(),
             |l| text::truncate_chars(l, 150),
         );
-    let from: Mailbox = format!("{user}@zalo.invalid")
+    let from: Mailbox = format!("{user}{MIME_DOMAIN}")
         .parse()
         .context("A Zalo user id that is not usable in an address")?;
     let to: Mailbox = config
@@ -609,20 +603,10 @@ fn with_extension(name: String, content_type: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let ext = match essence.as_str() {
-        "image/jpeg" | "image/jpg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "image/heic" => "heic",
-        "audio/mpeg" => "mp3",
-        "audio/aac" => "aac",
-        "audio/mp4" | "audio/x-m4a" => "m4a",
-        "video/mp4" => "mp4",
-        "video/quicktime" => "mov",
-        _ => return name,
-    };
-    format!("{name}.{ext}")
+    match crate::content::names::extension_for(&essence) {
+        "bin" => name,
+        ext => format!("{name}.{ext}"),
+    }
 }
 
 fn octet_stream() -> ContentType {

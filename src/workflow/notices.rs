@@ -295,7 +295,12 @@ async fn to_sender(
         Draft {
             kind,
             ticket: Some((t.id, t.code.clone())),
-            recipient: t.sender_addr.clone(),
+            // A sender who wrote through Zalo hears back there.
+            recipient: if t.sender_zalo.is_empty() {
+                t.sender_addr.clone()
+            } else {
+                format!("zalo:{}", t.sender_zalo)
+            },
             rendered,
             html: None,
             attachments: Vec::new(),
