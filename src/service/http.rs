@@ -112,8 +112,10 @@ async fn healthz(AxumState(e): AxumState<Endpoint>) -> Response {
 }
 
 async fn status(AxumState(e): AxumState<Endpoint>) -> Response {
-    let health = check(&e).await;
-    match console::figures(&e.store, Timestamp::now().as_millisecond()).await {
+    let now = Timestamp::now();
+    let figures = console::figures(&e.store, now.as_millisecond()).await;
+    let health = check_with(&e, &figures, now).await;
+    match figures {
         Ok(figures) => axum::Json(Status {
             health,
             state: e.health.snapshot(),
@@ -138,9 +140,15 @@ async fn reload(AxumState(e): AxumState<Endpoint>) -> Response {
 
 /// Runs every check of `/healthz`.
 pub async fn check(e: &Endpoint) -> Report {
+    let now = Timestamp::now();
+    let figures = console::figures(&e.store, now.as_millisecond()).await;
+    check_with(e, &figures, now).await
+}
+
+/// The checks, with the database's figures already read.
+async fn check_with(e: &Endpoint, figures: &Result<Figures>, now: Timestamp) -> Report {
     let config = e.config.get();
     let state = e.health.snapshot();
-    let now = Timestamp::now();
     let source = source_check(&config, &state, now);
     let smtp = smtp_check(&config, &state).await;
     let database = match heartbeat(&e.store, now).await {
@@ -153,16 +161,15 @@ pub async fn check(e: &Endpoint) -> Report {
             detail: format!("{err:#}"),
         },
     };
-    let figures = console::figures(&e.store, now.as_millisecond()).await;
     let unreadable = |err: &anyhow::Error| Check {
         ok: false,
         detail: format!("{err:#}"),
     };
-    let outbox = match &figures {
+    let outbox = match figures {
         Ok(f) => outbox_check(f, now),
         Err(err) => unreadable(err),
     };
-    let zalo = config.zalo.as_ref().map(|z| match &figures {
+    let zalo = config.zalo.as_ref().map(|z| match figures {
         Ok(f) => zalo_check(z, f, &state, now),
         Err(err) => unreadable(err),
     });
