@@ -344,24 +344,11 @@ async fn resent_and_copied_articles() {
     let text = |name: &str| {
         std::fs::read_to_string(manifest_dir().join("fixtures/similar").join(name)).unwrap()
     };
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(&p.ctv, &p.board, "Khánh thành cầu", &text("original.txt")),
-    );
+    p.send_article(stack, "Khánh thành cầu", &text("original.txt"));
     let first = stack.wait_mail(&p.head, "Cần duyệt").await;
     let code = code_in(&first.subject);
 
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(
-            &p.ctv,
-            &p.board,
-            "Khánh thành cầu (gửi lại)",
-            &text("resent.txt"),
-        ),
-    );
+    p.send_article(stack, "Khánh thành cầu (gửi lại)", &text("resent.txt"));
     let again = stack.wait_mail(&p.ctv, "Bài đã được nhận trước đó").await;
     assert!(again.subject.contains(&code), "{}", again.subject);
     b.wait_event(&code, "resent", &mut daemon).await;
@@ -408,15 +395,10 @@ async fn missing_credits_asked_and_supplied() {
     let p = People::new("credits");
     let b = board(stack, &p);
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(
-            &p.ctv,
-            &p.board,
-            "Tiêm chủng đợt 4",
-            "Trạm y tế xã tổ chức tiêm chủng mở rộng đợt 4 cho 150 trẻ em từ ngày 1/12.",
-        ),
+    p.send_article(
+        stack,
+        "Tiêm chủng đợt 4",
+        "Trạm y tế xã tổ chức tiêm chủng mở rộng đợt 4 cho 150 trẻ em từ ngày 1/12.",
     );
     let receipt = stack.wait_mail(&p.ctv, "Đã nhận bài").await;
     let code = code_in(&receipt.subject);

@@ -434,12 +434,7 @@ async fn correction_is_republished_in_place_on_postgres() {
     let db = PgDatabase::create().await;
     let b = board(stack, &p, &db.url, "publish = \"immediately\"");
     let mut daemon = b.start();
-    let (note, code) = submit(stack, &p, &article(
-            &p.ctv,
-            &p.board,
-            "Ngày hội đại đoàn kết thôn 3",
-            "Tối 20/11, thôn 3 tổ chức Ngày hội đại đoàn kết toàn dân tộc với 200 hộ tham gia.\n\nTác giả: Trần Thị Bình\nNguồn: Ban công tác Mặt trận thôn 3",
-        )).await;
+    let (note, code) = submit(stack, &p, &p.article("Ngày hội đại đoàn kết thôn 3", "Tối 20/11, thôn 3 tổ chức Ngày hội đại đoàn kết toàn dân tộc với 200 hộ tham gia.\n\nTác giả: Trần Thị Bình\nNguồn: Ban công tác Mặt trận thôn 3")).await;
     stack.answer(&note, &p.head, "DUYỆT");
     b.wait_state(&code, "published", &mut daemon).await;
     let site = SiteDb::open(&db.url).await.unwrap();
@@ -591,9 +586,7 @@ async fn credits_from_the_approver_and_the_console() {
     let (note, code) = submit(
         stack,
         &p,
-        &article(
-            &p.ctv,
-            &p.board,
+        &p.article(
             "Tiêm chủng mở rộng đợt 4",
             "Trạm y tế xã tổ chức tiêm chủng mở rộng đợt 4 cho 150 trẻ em từ ngày 1/12.",
         ),
@@ -705,11 +698,7 @@ async fn windows_publish_in_approval_order() {
         let body = format!(
             "{title}: nội dung bài viết về hoạt động của xã.\n\nTác giả: Đỗ Thị Mai\nNguồn: UBND xã"
         );
-        stack.send_smtp(
-            &p.ctv,
-            &[&p.board],
-            &article(&p.ctv, &p.board, title, &body),
-        );
+        p.send_article(stack, title, &body);
         let note = stack.wait_mail(&p.head, title).await;
         let code = code_in(&note.subject);
         codes.push(code);

@@ -121,15 +121,10 @@ async fn changes_then_new_version_then_reject() {
     let p = People::new("revise");
     let b = board(stack, &p, "[review]\ndefault_approver = \"deputy\"\n");
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(
-            &p.ctv,
-            &p.board,
-            "Giải bóng đá thanh niên",
-            "Sáng nay giải bóng đá khai mạc.",
-        ),
+    p.send_article(
+        stack,
+        "Giải bóng đá thanh niên",
+        "Sáng nay giải bóng đá khai mạc.",
     );
 
     let note = stack.wait_mail(&p.deputy, "Cần duyệt").await;
@@ -209,15 +204,10 @@ async fn two_stages_routing_and_reassign() {
                  [[routes]]\ncategory = \"Xây dựng Đảng\"\ntags = [\"Đảng\"]\nkeywords = [\"chi bộ\"]\napprover = \"head\"\n";
     let b = board(stack, &p, extra);
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(
-            &p.ctv,
-            &p.board,
-            "[Đảng] Đại hội Chi bộ thôn 3",
-            "Đại hội chi bộ nhiệm kỳ 2026-2031.",
-        ),
+    p.send_article(
+        stack,
+        "[Đảng] Đại hội Chi bộ thôn 3",
+        "Đại hội chi bộ nhiệm kỳ 2026-2031.",
     );
 
     let edit = stack.wait_mail(&p.secretary, "Cần biên tập").await;
@@ -305,16 +295,7 @@ async fn only_the_right_member_with_their_token_can_act() {
     let p = People::new("guard");
     let b = board(stack, &p, "[review]\ndefault_approver = \"head\"\n");
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(
-            &p.ctv,
-            &p.board,
-            "Tin văn nghệ",
-            "Hội diễn văn nghệ quần chúng.",
-        ),
-    );
+    p.send_article(stack, "Tin văn nghệ", "Hội diễn văn nghệ quần chúng.");
     let note = stack.wait_mail(&p.head, "Cần duyệt").await;
     let note2 = stack.wait_mail(&p.head2, "Cần duyệt").await;
     let code = code_in(&note.subject);
@@ -462,11 +443,7 @@ async fn dkim_required_through_trusted_authentication_results() {
         "[review]\ndefault_approver = \"deputy\"\nrequire_dkim = true\ntrusted_authserv_id = \"mail.example.test\"\n",
     );
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(&p.ctv, &p.board, "Tin nông nghiệp", "Vụ lúa đông xuân."),
-    );
+    p.send_article(stack, "Tin nông nghiệp", "Vụ lúa đông xuân.");
     let note = stack.wait_mail(&p.deputy, "Cần duyệt").await;
     let code = code_in(&note.subject);
     let to = note.reply_to.clone().unwrap();
@@ -563,7 +540,7 @@ async fn outbox_waits_for_smtp_and_sends_once() {
         private.deliver_lmtp(
             &p.ctv,
             &[&p.board],
-            &article(&p.ctv, &p.board, &format!("Tin số {i}"), "Nội dung."),
+            &p.article(&format!("Tin số {i}"), "Nội dung."),
         );
     }
     let mut daemon = b.start();

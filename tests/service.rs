@@ -186,11 +186,7 @@ async fn reload_and_revoke_without_restart() {
         "[review]\ndefault_approver = \"head\"\n",
     );
     let mut daemon = b.start();
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(&p.ctv, &p.board, "Bài một", "Nội dung bài một."),
-    );
+    p.send_article(stack, "Bài một", "Nội dung bài một.");
     let first = stack.wait_mail(&p.head, "Cần duyệt").await;
     assert!(first.subject.contains("Bài một"));
 
@@ -211,11 +207,7 @@ async fn reload_and_revoke_without_restart() {
     wait_until(Duration::from_secs(30), "the reload in the log", || {
         daemon.log_text().contains("configuration reloaded")
     });
-    stack.send_smtp(
-        &p.ctv,
-        &[&p.board],
-        &article(&p.ctv, &p.board, "Bài hai", "Nội dung bài hai."),
-    );
+    p.send_article(stack, "Bài hai", "Nội dung bài hai.");
     let second = stack.wait_mail(&p.deputy, "Cần duyệt").await;
     assert!(second.subject.contains("Bài hai"));
 

@@ -1168,6 +1168,16 @@ impl People {
         }
     }
 
+    /// An article from the collaborator to the board.
+    pub fn article(&self, subject: &str, body: &str) -> Vec<u8> {
+        article(&self.ctv, &self.board, subject, body)
+    }
+
+    /// Sends the board an article from the collaborator, by SMTP.
+    pub fn send_article(&self, stack: &MailStack, subject: &str, body: &str) {
+        stack.send_smtp(&self.ctv, &[&self.board], &self.article(subject, body));
+    }
+
     /// Every role but the collaborator's, as `[[members]]` tables.
     pub fn members(&self) -> String {
         members(&[
