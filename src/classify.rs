@@ -58,8 +58,23 @@ pub fn classify(
         };
     }
     if mail.from.is_none() {
+        // A reply without exactly one sender is recorded on its ticket as
+        // denied (the rules refuse it); anything else waits in quarantine.
+        if let Some((ticket, found_in)) = ticket {
+            return Class::Reply {
+                ticket,
+                found_in: found_in.to_string(),
+            };
+        }
         return Class::Quarantine {
-            reason: "no sender address (From): nobody to answer, cannot become a ticket".into(),
+            reason: if mail.from_count > 1 {
+                format!(
+                    "{} sender addresses (From): who wrote it cannot be known, cannot become a ticket",
+                    mail.from_count
+                )
+            } else {
+                "no sender address (From): nobody to answer, cannot become a ticket".into()
+            },
         };
     }
     if mail.subject.is_empty() && mail.body_text.trim().is_empty() && mail.attachments.is_empty() {

@@ -784,9 +784,14 @@ async fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()>
     };
     let mut mail = content::extract(&msg);
     let class = classify::classify(&msg, &mail, &prefix, &board);
+    let written = reply::new_text(&mail.body_text);
+    let stamps = match class {
+        Class::Reply { .. } => content::refine::StampScope::Reply(&written),
+        _ => content::refine::StampScope::Whole,
+    };
     let refined = matches!(class, Class::Submission | Class::Reply { .. }).then(|| {
         let defaults = content::refine::Options::default();
-        content::refine::refine(&mut mail, config.map_or(&defaults, |c| &c.content))
+        content::refine::refine(&mut mail, config.map_or(&defaults, |c| &c.content), stamps)
     });
     let class = match refined.as_ref().and_then(|r| r.quarantine.clone()) {
         Some(reason) => Class::Quarantine { reason },
@@ -799,7 +804,7 @@ async fn inspect(config: Option<&Config>, file: &Path, json: bool) -> Result<()>
         let found = near_copies(config, &fingerprint).await;
         mail.notes.extend(found);
     }
-    let reply_text = matches!(class, Class::Reply { .. }).then(|| reply::new_text(&mail.body_text));
+    let reply_text = matches!(class, Class::Reply { .. }).then_some(written);
     // A classified mail's content is not shown (R10).
     if refined.as_ref().is_some_and(|r| r.classified.is_some()) {
         mail.body_html.clear();

@@ -36,7 +36,12 @@ pub const UNTITLED: &str = "(không có tiêu đề)";
 pub struct Extracted<'a> {
     /// Message-ID without angle brackets.
     pub message_id: Option<String>,
+    /// The sender: the one address of the message's From header; `None`
+    /// when there is not exactly one (see `from_count`).
     pub from: Option<Sender>,
+    /// How many addresses the From headers name, all of them counted: a
+    /// message with more or fewer than one never acts on a ticket.
+    pub from_count: usize,
     /// The subject as sent (cleaned to one line).
     pub subject: String,
     /// The subject without reply/forward prefixes and ticket tags.
@@ -113,9 +118,21 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
         .map(|id| clean_line(id).trim_matches(['<', '>']).to_string())
         .filter(|id| !id.is_empty() && id.len() <= 995);
 
-    let from = first_sender(msg.from()).or_else(|| first_sender(msg.sender()));
+    // Exactly one From address, or none at all: a second From header (or a
+    // list in one) is how a forger puts a member's address behind their
+    // own, and Sender is not the author (invariant 4).
+    let from_count = from_addresses(msg);
+    let from = if from_count == 1 {
+        first_sender(msg.from())
+    } else {
+        None
+    };
     if from.is_none() {
-        notes.push("Thư không có địa chỉ người gửi (From) dùng được.".to_string());
+        notes.push(if from_count > 1 {
+            format!("Thư ghi {from_count} địa chỉ người gửi (From); không xác định được ai gửi.")
+        } else {
+            "Thư không có địa chỉ người gửi (From) dùng được.".to_string()
+        });
     }
 
     let subject = msg.subject().map(clean_line).unwrap_or_default();
@@ -163,6 +180,7 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
     Extracted {
         message_id,
         from,
+        from_count,
         subject,
         title,
         date_ms,
@@ -175,6 +193,18 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
         attachments,
         notes,
     }
+}
+
+/// The number of addresses in all of a message's From headers; a From
+/// header that is not an address list counts as one unusable address.
+fn from_addresses(msg: &Message<'_>) -> usize {
+    msg.header_values(mail_parser::HeaderName::From)
+        .map(|value| match value {
+            HeaderValue::Address(a) => a.iter().count(),
+            HeaderValue::Empty => 0,
+            _ => 1,
+        })
+        .sum()
 }
 
 fn first_sender(addr: Option<&Address<'_>>) -> Option<Sender> {

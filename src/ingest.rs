@@ -35,6 +35,7 @@ use sqlx::{AnyConnection, Row};
 use crate::classify::{self, Class};
 use crate::config::{Config, Live};
 use crate::content::facts::Credits;
+use crate::content::refine::StampScope;
 use crate::content::screen::Mark;
 use crate::content::{self, refine, reply};
 use crate::schedule::{self, Clock, calendar::Calendar};
@@ -44,6 +45,7 @@ use crate::store::{self, Attachment, Store};
 use crate::text;
 use crate::workflow::auth::ReplyKey;
 use crate::workflow::copies::{self, Fingerprint};
+use crate::workflow::dkim::DomainAuth;
 use crate::workflow::{self, Ctx, NewTicket, Settings};
 
 /// Longest reply text kept on a ticket event.
@@ -309,8 +311,16 @@ impl Pipeline {
     /// again from the archive without the checks that quarantined it
     /// (dangerous attachment, classification stamp, size), then it becomes
     /// a ticket or a reply as if it had just arrived. Unusable mail (no
-    /// sender, not a message) stays where it is.
-    pub async fn release(&self, message: i64, by: &str) -> Result<Outcome> {
+    /// sender, not a message) stays where it is. A message with a
+    /// classification stamp (R10) is released only with the name of who
+    /// declassified it, which is recorded; the publisher still never
+    /// writes a stamped version to the portal.
+    pub async fn release(
+        &self,
+        message: i64,
+        by: &str,
+        declassified_by: Option<&str>,
+    ) -> Result<Outcome> {
         let row = sqlx::query(
             "SELECT sha256, size, arrived_at, arrival_from, kind, reason, source, from_addr FROM messages WHERE id = $1",
         )
@@ -346,7 +356,7 @@ impl Pipeline {
         } else {
             Channel::Email
         };
-        let prepared = tokio::task::spawn_blocking(move || -> Result<Prepared> {
+        let prepared = tokio::task::spawn_blocking(move || -> Result<(Prepared, Option<Mark>)> {
             let mut durable = Batch::default();
             let checks = refine::Options {
                 enforce: false,
@@ -355,7 +365,7 @@ impl Pipeline {
             let read = read_message(&config, &checks, &channel, &archive, &mut durable, &raw)?
                 .context("The message still cannot be read as an e-mail")?;
             archive.sync(&mut durable)?;
-            Ok(Prepared {
+            let prepared = Prepared {
                 sha256,
                 size: u64::try_from(size).unwrap_or(0),
                 arrived_at,
@@ -370,10 +380,24 @@ impl Pipeline {
                 subject: read.subject,
                 verdict: read.verdict,
                 channel,
-            })
+            };
+            Ok((prepared, read.stamp))
         })
         .await
         .context("The release task failed")??;
+        let (prepared, stamp) = prepared;
+        let declassified_by = declassified_by.map(str::trim).unwrap_or_default();
+        if let Some(mark) = &stamp
+            && declassified_by.is_empty()
+        {
+            anyhow::bail!(
+                "Message {message} carries the classification stamp {} ({}) (R10). Release it only on the \
+                 decision of whoever may declassify it, naming them: bientap quarantine release {message} \
+                 --declassified-by \"NAME\" (recorded with the message)",
+                mark.level.label(),
+                mark.place
+            );
+        }
         match &prepared.verdict {
             Verdict::Quarantine(reason) => {
                 anyhow::bail!(
@@ -390,10 +414,12 @@ impl Pipeline {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let done = sqlx::query(
-            "UPDATE messages SET kind = 'released', handled_at = $1, handled_by = $2 WHERE id = $3 AND kind = 'quarantined'",
+            "UPDATE messages SET kind = 'released', handled_at = $1, handled_by = $2, declassified_by = $3
+             WHERE id = $4 AND kind = 'quarantined'",
         )
         .bind(now.as_millisecond())
         .bind(by)
+        .bind(if stamp.is_some() { declassified_by } else { "" })
         .bind(message)
         .execute(&mut *tx)
         .await
@@ -409,7 +435,7 @@ impl Pipeline {
         self.wake.outbox.notify_one();
         self.wake.scheduler.notify_one();
         self.wake.publisher.notify_one();
-        tracing::info!(message, %by, outcome = ?outcome, "released from quarantine");
+        tracing::info!(message, %by, declassified_by, outcome = ?outcome, "released from quarantine");
         Ok(outcome)
     }
 
@@ -739,6 +765,8 @@ struct Read {
     subject: String,
     date_ms: Option<i64>,
     verdict: Verdict,
+    /// A classification stamp, whether or not the checks enforced it.
+    stamp: Option<Mark>,
 }
 
 /// Parses, classifies and archives the attachments of one message.
@@ -785,7 +813,12 @@ fn read_message(
     // What a reviewer may read: Word files, legacy encodings, photos, and
     // the checks the rules demand.
     let refined = match &class {
-        Class::Submission | Class::Reply { .. } => Some(refine::refine(&mut mail, checks)),
+        Class::Submission => Some(refine::refine(&mut mail, checks, StampScope::Whole)),
+        Class::Reply { .. } => Some(refine::refine(
+            &mut mail,
+            checks,
+            StampScope::Reply(&written),
+        )),
         Class::Automatic { .. } | Class::Quarantine { .. } => None,
     };
     let class = match refined.as_ref() {
@@ -821,7 +854,8 @@ fn read_message(
         })
     };
 
-    let classified = refined.as_ref().and_then(|r| r.classified.clone());
+    let stamp = refined.as_ref().and_then(|r| r.classified.clone());
+    let classified = stamp.clone().filter(|_| checks.enforce);
     let mut verdict = if let Some(mark) = classified {
         Verdict::Classified(mark)
     } else {
@@ -870,6 +904,7 @@ fn read_message(
         subject: mail.subject.clone(),
         date_ms: mail.date_ms,
         verdict,
+        stamp,
     }))
 }
 
@@ -980,6 +1015,11 @@ async fn apply(
             article,
         } => match reply_target {
             Some(ticket_id) => {
+                // Zalo vouches for its sender with the signed webhook.
+                let domain_auth = match &p.channel {
+                    Channel::Zalo { .. } => DomainAuth::NotRequired,
+                    Channel::Email => domain_auth(ctx.config, &p.from_addr, auth_results),
+                };
                 let reply = workflow::Reply {
                     message: message_row,
                     message_id: p.message_id.as_deref(),
@@ -987,7 +1027,7 @@ async fn apply(
                     new_text,
                     recipients,
                     references,
-                    auth_results,
+                    domain_auth: &domain_auth,
                     notes: &article.notes,
                     attachments: &article.attachments,
                     document: article
@@ -1016,6 +1056,22 @@ async fn apply(
         Verdict::Submission(article) => {
             open(conn, ctx, p, article, &article.notes, message_row).await
         }
+    }
+}
+
+/// The sender's domain authentication a board requiring DKIM gets from
+/// the trusted server's Authentication-Results.
+fn domain_auth(config: &Config, from: &str, auth_results: &[String]) -> DomainAuth {
+    let review = &config.review;
+    if !review.require_dkim {
+        return DomainAuth::NotRequired;
+    }
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    let server = review.trusted_authserv_id.as_deref().unwrap_or_default();
+    if workflow::auth::dkim_or_dmarc_pass(auth_results, server, domain) {
+        DomainAuth::Pass("DKIM/DMARC pass".to_string())
+    } else {
+        DomainAuth::Fail(format!("no DKIM/DMARC pass for {domain} from {server}"))
     }
 }
 

@@ -124,10 +124,20 @@ pub struct Draft {
     pub reply_to: Option<String>,
     /// Message-ID (without brackets) of the mail this one answers.
     pub in_reply_to: Option<String>,
-    /// The review stage a notification's token is for.
-    pub stage: String,
+    /// The token the mail carries (in `reply_to`) and what it was issued
+    /// for: a reply proves its sender with it (`ticket::rules`).
+    pub grant: Option<Grant>,
     /// The incoming `messages` row this mail answers.
     pub answers: Option<i64>,
+}
+
+/// A token issued to a mail's recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub token: String,
+    pub stage: String,
+    pub version: i64,
+    pub round: i64,
 }
 
 /// The Content-ID an inline image gets in our mail.
@@ -180,15 +190,15 @@ pub async fn enqueue(
     sqlx::query(
         "INSERT INTO outbox (created_at, kind, ticket_id, recipient, message_id, stage, subject, body_text,
              body_html, attachments, reply_to, in_reply_to, answers_message, status, attempts, next_attempt_at,
-             channel)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $1, $14)",
+             channel, token, version, round)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $1, $14, $15, $16, $17)",
     )
     .bind(now_ms)
     .bind(draft.kind.as_str())
     .bind(draft.ticket.as_ref().map(|(id, _)| *id))
     .bind(&recipient)
     .bind(&message_id)
-    .bind(&draft.stage)
+    .bind(draft.grant.as_ref().map_or("", |g| g.stage.as_str()))
     .bind(&draft.rendered.subject)
     .bind(&draft.rendered.text)
     .bind(draft.html.as_deref().unwrap_or_default())
@@ -197,6 +207,9 @@ pub async fn enqueue(
     .bind(draft.in_reply_to.as_deref().unwrap_or_default())
     .bind(draft.answers)
     .bind(channel)
+    .bind(draft.grant.as_ref().map_or("", |g| g.token.as_str()))
+    .bind(draft.grant.as_ref().map_or(0, |g| g.version))
+    .bind(draft.grant.as_ref().map_or(0, |g| g.round))
     .execute(&mut *conn)
     .await
     .context("Cannot put a mail in the outbox")?;

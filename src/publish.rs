@@ -14,6 +14,11 @@
 //! 3. one state transaction marks the ticket published and puts the
 //!    sender's mail with the link in the outbox.
 //!
+//! Before the first step the rulebook is asked (`ticket::rules::
+//! publishable`): approved, credits known, and no classification stamp in
+//! the title, the text or a Word file of the version (R10, whatever let
+//! the item in: a stamped version is held and the heads told).
+//!
 //! A crash between the steps repeats the later ones: files are never
 //! rewritten, the upsert is idempotent, and the ticket is only marked
 //! published with its mail. A site database that is down leaves the ticket
@@ -33,13 +38,15 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Live, Site};
 use crate::content::html::ATTACHMENT_SCHEME;
-use crate::content::image;
+use crate::content::screen::{self, Mark};
+use crate::content::{docx, image, refine};
 use crate::net::Shutdown;
 use crate::schedule::Clock;
 use crate::schedule::calendar::Calendar;
 use crate::store::archive::sha256_hex;
 use crate::store::{Archive, Attachment, Store};
 use crate::text::{escape_html, fold_ascii, truncate_chars};
+use crate::ticket::rules::{self, Refusal};
 use crate::workflow::{self, Settings, state};
 
 /// The longest a publication waits before it is retried.
@@ -722,7 +729,8 @@ impl Publisher {
             let code: String = r.try_get("code")?;
             let attempts: i64 = r.try_get("publish_attempts")?;
             match self.publish(&code, now).await {
-                Ok(_) => done.push(code),
+                Ok(Some(_)) => done.push(code),
+                Ok(None) => {}
                 Err(e) => {
                     let error = format!("{e:#}");
                     let delay = Duration::from_secs(5u64.saturating_mul(1 << attempts.clamp(0, 9)))
@@ -774,14 +782,15 @@ impl Publisher {
         now: Timestamp,
     ) -> Result<()> {
         let (t, _) = self.ticket(code).await?;
-        if t.state != state::PUBLISHED {
-            bail!(
+        match rules::unpublishable(&t.view(), reason) {
+            Ok(()) => {}
+            Err(Refusal::NotPublished) => bail!(
                 "Ticket {code} is {}, not published; there is nothing to take down",
                 t.state
-            );
-        }
-        if reason.trim().is_empty() {
-            bail!("Give the reason for taking {code} down; it is kept with the article (R19)");
+            ),
+            Err(_) => {
+                bail!("Give the reason for taking {code} down; it is kept with the article (R19)")
+            }
         }
         self.site()
             .await?
@@ -811,13 +820,61 @@ impl Publisher {
         let mut tx = self.store.begin().await?;
         workflow::queue_now(&mut tx, &self.settings().ctx(&self.key, now), t.id).await?;
         tx.commit().await.context("Cannot queue the ticket")?;
-        self.publish(code, now).await
+        match self.publish(code, now).await? {
+            Some(url) => Ok(url),
+            None => bail!(
+                "Ticket {code} was not published: its version carries a classification stamp (R10); \
+                 it is held and the heads were told (`bientap tickets show {code}`)"
+            ),
+        }
     }
 
-    /// Publishes one approved ticket.
-    async fn publish(&mut self, code: &str, now: Timestamp) -> Result<String> {
+    /// Publishes one approved ticket; `None` when its version carries a
+    /// classification stamp: then it is held and the heads told (R10).
+    async fn publish(&mut self, code: &str, now: Timestamp) -> Result<Option<String>> {
         let (t, version) = self.ticket(code).await?;
         check_publishable(&t)?;
+        let subject = {
+            let mut conn = self
+                .store
+                .pool()
+                .acquire()
+                .await
+                .context("Cannot reach the state database")?;
+            workflow::latest_subject(&mut conn, t.id).await?
+        };
+        let stamp = {
+            let archive = self.archive.clone();
+            let limits = self.config.get().content.docx_limits;
+            let headings = [t.title.clone(), subject];
+            let v = version.clone();
+            tokio::task::spawn_blocking(move || classification(&archive, &limits, &headings, &v))
+                .await
+                .context("The classification check failed to run")??
+        };
+        let stamp_label = stamp
+            .as_ref()
+            .map(|m| format!("{} ({})", m.level.label(), m.place));
+        match (rules::publishable(&t.view(), stamp_label.as_deref()), stamp) {
+            (Ok(()), _) => {}
+            (Err(Refusal::Classified(_)), Some(mark)) => {
+                let mut tx = self.store.begin().await?;
+                workflow::hold_classified(
+                    &mut tx,
+                    &self.settings().ctx(&self.key, now),
+                    t.id,
+                    &mark,
+                )
+                .await?;
+                tx.commit()
+                    .await
+                    .context("Cannot commit the hold on the ticket")?;
+                self.outbox.notify_one();
+                tracing::warn!(ticket = %code, stamp = mark.level.label(), place = %mark.place, "not published: classification stamp (R10); held, heads told");
+                return Ok(None);
+            }
+            (Err(refusal), _) => return Err(refusal_error(&t, refusal)),
+        }
         let site_cfg = self
             .config
             .get()
@@ -905,26 +962,55 @@ impl Publisher {
             .context("Cannot commit the publication on the ticket")?;
         self.outbox.notify_one();
         tracing::info!(ticket = %code, %url, "published");
-        Ok(url)
+        Ok(Some(url))
     }
 }
 
-/// Only approved items with their credits are published (R5, R8).
+/// The rulebook's word on publishing an approved ticket (R5, R8); the
+/// stamp check (R10) needs the version's files and comes later.
 fn check_publishable(t: &workflow::Ticket) -> Result<()> {
-    if t.state != state::APPROVED {
-        bail!(
-            "Ticket {} is {}, not approved; only approved items are published (R5)",
+    rules::publishable(&t.view(), None).map_err(|r| refusal_error(t, r))
+}
+
+/// A refusal to publish, for the console and the log.
+fn refusal_error(t: &workflow::Ticket, refusal: Refusal) -> anyhow::Error {
+    match refusal {
+        Refusal::MissingCredits => anyhow::anyhow!(
+            "Ticket {} lacks {} (R8); the approver supplies it on the approve line",
             t.code,
-            t.state
-        );
+            workflow::missing_credits(t).unwrap_or("tác giả và nguồn tin")
+        ),
+        refusal => anyhow::anyhow!("Ticket {}: {}", t.code, refusal.reason_en()),
     }
-    if let Some(missing) = workflow::missing_credits(t) {
-        bail!(
-            "Ticket {} lacks {missing} (R8); the approver supplies it on the approve line",
-            t.code
-        );
+}
+
+/// The classification stamp in what would be published (R10): the title
+/// or the subject the version came with, the text, or a Word file among
+/// the version's files.
+fn classification(
+    archive: &Archive,
+    limits: &docx::Limits,
+    headings: &[String],
+    version: &workflow::Version,
+) -> Result<Option<Mark>> {
+    if let Some(mark) = headings
+        .iter()
+        .find_map(|h| screen::classified_mark(h, &version.body_text))
+    {
+        return Ok(Some(mark));
     }
-    Ok(())
+    for a in &version.attachments {
+        let data = archive.read(&a.sha256)?;
+        if refine::is_word_file(&a.filename, &a.content_type, &data)
+            && let Some(mark) = refine::document_stamp(&data, limits)
+        {
+            return Ok(Some(Mark {
+                place: format!("{}, {}", a.filename, mark.place),
+                ..mark
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Points the article's images at their published copies.

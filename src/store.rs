@@ -114,6 +114,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_zalo.sql"),
         include_str!("../migrations/postgres/0007_zalo.sql"),
     ),
+    (
+        8,
+        "approval",
+        include_str!("../migrations/sqlite/0008_approval.sql"),
+        include_str!("../migrations/postgres/0008_approval.sql"),
+    ),
 ];
 
 impl Store {

@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod commands;
 pub mod copies;
+pub mod dkim;
 pub mod link;
 pub mod notices;
 pub mod route;
@@ -31,11 +32,15 @@ use sqlx::{AnyConnection, Row};
 
 use self::auth::ReplyKey;
 use self::commands::Command;
+use self::dkim::DomainAuth;
 use self::notices::Answering;
 use crate::config::{Approver, Config, Live, Member, Role};
 use crate::schedule::calendar::Calendar;
 use crate::schedule::{self, ItemKind, reminders};
 use crate::store::Attachment;
+use crate::ticket::rules::{
+    self, Act, Actor, Allowed, Ask, Issued, Proof, Refusal, Stage, State, View,
+};
 
 /// A ticket's state, as stored.
 pub mod state {
@@ -47,10 +52,6 @@ pub mod state {
     pub const REJECTED: &str = "rejected";
     pub const PUBLISHED: &str = "published";
     pub const UNPUBLISHED: &str = "unpublished";
-    /// The stage tokens are issued for once a ticket is approved: the
-    /// approver (or a head) may supply what publishing needs, correct or
-    /// take the article down.
-    pub const PUBLICATION: &str = "publication";
 }
 
 /// Kinds of entries in a ticket's history.
@@ -179,17 +180,32 @@ pub struct Ticket {
     pub publish_at: Option<i64>,
     pub takedown_at: Option<i64>,
     pub takedown_reason: String,
+    /// The latest version's number.
+    pub version: i64,
+    /// Advances with every transition; tokens are issued for one round.
+    pub round: i64,
 }
 
 impl Ticket {
-    /// The review stage tokens are issued for: the state, or while waiting
-    /// for the sender, the stage that asked for changes.
-    pub fn stage(&self) -> &str {
-        match self.state.as_str() {
-            state::NEEDS_CHANGES => &self.changes_stage,
-            state::APPROVED | state::PUBLISHED | state::UNPUBLISHED => state::PUBLICATION,
-            _ => &self.state,
+    /// What the rulebook needs to know about the ticket. A state the
+    /// rulebook does not know is taken as final: nothing acts on it.
+    pub fn view(&self) -> View<'_> {
+        View {
+            state: State::parse(&self.state).unwrap_or(State::Rejected),
+            changes_stage: Stage::parse(&self.changes_stage).unwrap_or(Stage::Reviewing),
+            version: self.version,
+            round: self.round,
+            sender: &self.sender_addr,
+            assignee: &self.assignee,
+            assignee_role: Role::parse(&self.assignee_role),
+            decided_by: &self.decided_by,
+            missing_credits: missing_credits(self).is_some(),
         }
+    }
+
+    /// A transition: tokens of the round that ends stop working.
+    fn next_round(&mut self) {
+        self.round = self.round.saturating_add(1);
     }
 }
 
@@ -249,29 +265,12 @@ fn assignment(approver: &str) -> (String, String) {
     }
 }
 
-/// The active members who may act on a ticket at its stage: who it waits
-/// for; once approved, its approver and the heads (R1).
+/// The active members who may act on a ticket at its stage (the rulebook's
+/// `View::may_act`): who it waits for; once approved, its approver and the
+/// heads (R1).
 pub fn assignees<'c>(config: &'c Config, t: &Ticket) -> Vec<&'c Member> {
-    if t.stage() == state::PUBLICATION {
-        let mut actors: Vec<&Member> = config.members_with(Role::Head).collect();
-        if let Some(approver) = config.member(&t.decided_by).filter(|m| m.active)
-            && !actors.iter().any(|m| m.email == approver.email)
-        {
-            actors.push(approver);
-        }
-        return actors;
-    }
-    if !t.assignee.is_empty() {
-        return config
-            .member(&t.assignee)
-            .filter(|m| m.active)
-            .into_iter()
-            .collect();
-    }
-    match Role::parse(&t.assignee_role) {
-        Some(role) => config.members_with(role).collect(),
-        None => Vec::new(),
-    }
+    let view = t.view();
+    config.members.iter().filter(|m| view.may_act(m)).collect()
 }
 
 /// What publishing still needs from the approver (R8), if anything.
@@ -537,7 +536,8 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, sender_zalo, received_at, due_at,
                 category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
                 kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, decided_at, publish_at,
-                takedown_at, takedown_reason
+                takedown_at, takedown_reason, round,
+                (SELECT MAX(number) FROM versions WHERE versions.ticket_id = tickets.id) AS version
          FROM tickets WHERE id = $1",
     )
     .bind(id)
@@ -575,6 +575,8 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         publish_at: r.try_get("publish_at")?,
         takedown_at: r.try_get("takedown_at")?,
         takedown_reason: r.try_get("takedown_reason")?,
+        round: r.try_get("round")?,
+        version: r.try_get::<Option<i64>, _>("version")?.unwrap_or(0),
     })
 }
 
@@ -599,6 +601,21 @@ pub async fn latest_version(conn: &mut AnyConnection, ticket_id: i64) -> Result<
     })
 }
 
+/// The subject of the message a ticket's latest version came from: a
+/// classification stamp may stand there alone ("[MẬT] …"), where the
+/// title, cleaned of tags, no longer shows it.
+pub async fn latest_subject(conn: &mut AnyConnection, ticket_id: i64) -> Result<String> {
+    let subject: Option<String> = sqlx::query_scalar(
+        "SELECT m.subject FROM versions v JOIN messages m ON m.id = v.message_id
+         WHERE v.ticket_id = $1 ORDER BY v.number DESC LIMIT 1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(conn)
+    .await
+    .context("Cannot read the subject of the ticket's latest version")?;
+    Ok(subject.unwrap_or_default())
+}
+
 /// A reply about an existing ticket, as the ingest stage read it.
 #[derive(Debug)]
 pub struct Reply<'a> {
@@ -610,7 +627,8 @@ pub struct Reply<'a> {
     pub recipients: &'a [String],
     /// In-Reply-To and References.
     pub references: &'a [String],
-    pub auth_results: &'a [String],
+    /// The sender's domain authentication, when the board requires it.
+    pub domain_auth: &'a DomainAuth,
     /// What reading the reply noticed, and its files: for a new version.
     pub notes: &'a [String],
     pub attachments: &'a [Attachment],
@@ -635,45 +653,57 @@ pub enum ReplyOutcome {
     Noted,
 }
 
-/// How a reply proved who sent it, or why it did not.
-enum Proof {
-    Valid(String),
-    /// A token this member had for an earlier stage of the ticket.
-    Stale,
-    /// No token of this member for this ticket.
-    Missing,
-}
-
-/// Stages a token can be issued for.
-const TOKEN_STAGES: &[&str] = &[state::EDITING, state::REVIEWING, state::NEEDS_CHANGES];
-
+/// What proves who sent a reply: a token issued to the sending address for
+/// this ticket, in the address the reply was sent to or in our mail it
+/// answers (In-Reply-To/References); Zalo's signed webhook for the
+/// ticket's Zalo sender. Of several, the newest round counts.
 async fn proof(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     t: &Ticket,
     reply: &Reply<'_>,
-    stage: &str,
 ) -> Result<Proof> {
-    let mut stale = false;
+    if reply
+        .zalo_user
+        .is_some_and(|u| !t.sender_zalo.is_empty() && u == t.sender_zalo)
+    {
+        return Ok(Proof::ZaloSender);
+    }
+    let mut best: Option<(Issued, String)> = None;
+    let mut consider = |issued: Issued, how: String| {
+        if best.as_ref().is_none_or(|(b, _)| issued.round > b.round) {
+            best = Some((issued, how));
+        }
+    };
     for (code, token) in auth::plus_tokens(reply.recipients, &ctx.config.board.address) {
         if code != t.code {
             continue;
         }
-        if ctx.key.verify(&token, &t.code, reply.from, stage) {
-            return Ok(Proof::Valid("token in the reply address".into()));
-        }
-        // Another member's token proves nothing; an old one of this member
-        // deserves a clearer explanation.
-        if TOKEN_STAGES
-            .iter()
-            .any(|s| ctx.key.verify(&token, &t.code, reply.from, s))
+        let row = sqlx::query(
+            "SELECT stage, version, round FROM outbox WHERE ticket_id = $1 AND token = $2 LIMIT 1",
+        )
+        .bind(t.id)
+        .bind(&token)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("Cannot look up the token of a reply")?;
+        if let Some(issued) = row.map(|r| issued_from(&r)).transpose()?.flatten()
+            && ctx.key.verify(
+                &token,
+                &t.code,
+                reply.from,
+                issued.stage.as_str(),
+                issued.version,
+                issued.round,
+            )
         {
-            stale = true;
+            consider(issued, "token in the reply address".to_string());
         }
     }
     for id in reply.references {
         let row = sqlx::query(
-            "SELECT recipient, stage FROM outbox WHERE message_id = $1 AND ticket_id = $2",
+            "SELECT stage, version, round, recipient FROM outbox
+             WHERE message_id = $1 AND ticket_id = $2 AND token <> ''",
         )
         .bind(id)
         .bind(t.id)
@@ -682,26 +712,28 @@ async fn proof(
         .context("Cannot look up our earlier mail")?;
         if let Some(r) = row {
             let recipient: String = r.try_get("recipient")?;
-            let sent_stage: String = r.try_get("stage")?;
-            if recipient == reply.from && sent_stage == stage {
-                return Ok(Proof::Valid(format!("reply to our mail <{id}>")));
-            }
-            if recipient == reply.from && !sent_stage.is_empty() {
-                stale = true;
+            if let Some(issued) = issued_from(&r)?
+                && !reply.from.is_empty()
+                && recipient == reply.from
+            {
+                consider(issued, format!("reply to our mail <{id}>"));
             }
         }
     }
-    Ok(if stale { Proof::Stale } else { Proof::Missing })
+    Ok(best.map_or(Proof::None, |(issued, how)| Proof::Token { issued, how }))
 }
 
-fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> Option<bool> {
-    let review = &ctx.config.review;
-    if !review.require_dkim {
-        return None;
-    }
-    let domain = reply.from.rsplit_once('@').map_or("", |(_, d)| d);
-    let server = review.trusted_authserv_id.as_deref().unwrap_or_default();
-    Some(auth::dkim_or_dmarc_pass(reply.auth_results, server, domain))
+/// What an outbox row's token was issued for.
+fn issued_from(r: &sqlx::any::AnyRow) -> Result<Option<Issued>> {
+    let stage: String = r.try_get("stage")?;
+    let Some(stage) = Stage::parse(&stage) else {
+        return Ok(None);
+    };
+    Ok(Some(Issued {
+        stage,
+        version: r.try_get("version")?,
+        round: r.try_get("round")?,
+    }))
 }
 
 /// How to answer commands by mail, for explanations.
@@ -742,20 +774,16 @@ pub async fn resent(
 }
 
 /// The sender supplies the author or source the ticket lacks (R8),
-/// answering the receipt: "Tác giả: …", "Nguồn: …". Returns false when the
-/// reply names neither, or nothing was missing.
+/// answering our mail: "Tác giả: …", "Nguồn: …". Only what is missing is
+/// filled in; the rulebook has checked the sender's token.
 async fn credits_from_sender(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     t: &mut Ticket,
     reply: &Reply<'_>,
-) -> Result<bool> {
-    if missing_credits(t).is_none()
-        || [state::REJECTED, state::PUBLISHED].contains(&t.state.as_str())
-    {
-        return Ok(false);
-    }
-    let found = crate::content::facts::credits(reply.new_text);
+    found: crate::content::facts::Credits,
+    verified: &str,
+) -> Result<ReplyOutcome> {
     let mut given = Vec::new();
     if t.author.trim().is_empty()
         && let Some(a) = found.author
@@ -768,9 +796,6 @@ async fn credits_from_sender(
     {
         given.push(format!("nguồn: {src}"));
         t.source = src;
-    }
-    if given.is_empty() {
-        return Ok(false);
     }
     // A held item goes out at the next publishing moment once complete.
     if t.state == state::APPROVED
@@ -788,13 +813,13 @@ async fn credits_from_sender(
         reply.from,
         Some(reply.message),
         &given.join(", "),
-        "",
+        verified,
     )
     .await?;
-    Ok(true)
+    Ok(ReplyOutcome::Applied("credits".into()))
 }
 
-/// Handles a reply about a ticket.
+/// Handles a reply about a ticket: the rulebook decides what it may do.
 pub async fn on_reply(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
@@ -804,141 +829,134 @@ pub async fn on_reply(
     let now = ctx.now.as_millisecond();
     let mut t = load(conn, ticket_id).await?;
     link_message(conn, reply.message, t.id).await?;
-    let member = ctx.config.member(reply.from).filter(|m| m.active);
+    let address = (!reply.from.is_empty()).then_some(reply.from);
+    let actor = Actor {
+        address,
+        member: address.and_then(|a| ctx.config.member(a)),
+    };
     let command = commands::parse(reply.new_text);
+    let target = match &command {
+        Some(Command::Reassign { to }) => ctx.config.member(to),
+        _ => None,
+    };
+    let found = crate::content::facts::credits(reply.new_text);
+    let credits = (t.author.trim().is_empty() && found.author.is_some())
+        || (t.source.trim().is_empty() && found.source.is_some());
+    let ask = Ask {
+        command: command.as_ref(),
+        target,
+        credits,
+    };
+    let proof = proof(conn, ctx, &t, reply).await?;
     let answering = Answering {
         message: Some(reply.message),
         message_id: reply.message_id,
     };
-
-    // The sender answering a change request with a new version.
-    let from_sender = reply.from == t.sender_addr;
-    let acting_member =
-        member.filter(|m| assignees(ctx.config, &t).iter().any(|a| a.email == m.email));
-    if from_sender
-        && t.state == state::NEEDS_CHANGES
-        && (command.is_none() || acting_member.is_none())
-    {
-        return new_version(conn, ctx, &mut t, reply, answering).await;
-    }
-
-    if from_sender && command.is_none() && credits_from_sender(conn, ctx, &mut t, reply).await? {
-        return Ok(ReplyOutcome::Applied("credits".into()));
-    }
-
-    let Some(command) = command else {
-        let note = if reply.new_text.is_empty() {
-            "(no new text)".to_string()
-        } else {
-            reply.new_text.to_string()
-        };
-        add_event(
-            conn,
-            t.id,
-            now,
-            event::REPLY,
-            reply.from,
-            Some(reply.message),
-            &note,
-            "",
-        )
-        .await?;
-        return Ok(ReplyOutcome::Noted);
-    };
-
-    let decided = [
-        state::APPROVED,
-        state::PUBLISHED,
-        state::UNPUBLISHED,
-        state::REJECTED,
-    ]
-    .contains(&t.state.as_str());
-    let already = format!(
-        "bài đã được xử lý trước đó (trạng thái: {})",
-        notices::state_vi(&t.state)
-    );
-    let refusal: Option<String> = match member {
-        None => Some(format!(
-            "{} from an address that is not an active member",
-            command.label()
-        )),
-        Some(_) if t.state == state::REJECTED => Some(already),
-        Some(_) if acting_member.is_none() && decided => Some(already),
-        Some(m) if acting_member.is_none() => Some(format!(
-            "Anh/Chị ({}) không phải người được giao xử lý bài này ở bước hiện tại",
-            m.email
-        )),
-        Some(_) => match proof(conn, ctx, &t, reply, t.stage()).await? {
-            Proof::Missing | Proof::Stale if decided => Some(already),
-            Proof::Missing => {
-                Some("thư không mang mã xác thực cấp cho Anh/Chị đối với bài này".into())
+    match rules::decide(&t.view(), &actor, &proof, reply.domain_auth, &ask) {
+        Ok(Allowed {
+            act: Act::NewVersion,
+            verified,
+        }) => new_version(conn, ctx, &mut t, reply, &verified, answering).await,
+        Ok(Allowed {
+            act: Act::Credits,
+            verified,
+        }) => credits_from_sender(conn, ctx, &mut t, reply, found, &verified).await,
+        Ok(Allowed {
+            act: Act::Command,
+            verified,
+        }) => match (command, actor.member) {
+            (Some(command), Some(member)) => {
+                apply(
+                    conn, ctx, &mut t, reply, command, member, &verified, answering,
+                )
+                .await
             }
-            Proof::Stale => Some(
-                "mã xác thực trong thư thuộc về một bước xử lý trước, nay không còn hiệu lực"
-                    .into(),
-            ),
-            Proof::Valid(how) => match dkim_ok(ctx, reply) {
-                Some(false) => Some(
-                    "máy chủ thư không xác nhận được chữ ký DKIM/DMARC của tên miền người gửi"
-                        .into(),
-                ),
-                Some(true) => {
-                    return apply(
-                        conn,
-                        ctx,
-                        &mut t,
-                        reply,
-                        command,
-                        &format!("{how}; DKIM/DMARC pass"),
-                        answering,
-                    )
-                    .await;
-                }
-                None => return apply(conn, ctx, &mut t, reply, command, &how, answering).await,
-            },
+            _ => Ok(ReplyOutcome::Noted),
         },
-    };
-    let reason = refusal.unwrap_or_default();
+        Ok(Allowed { act: Act::Note, .. }) => {
+            let note = if reply.new_text.is_empty() {
+                "(no new text)".to_string()
+            } else {
+                reply.new_text.to_string()
+            };
+            add_event(
+                conn,
+                t.id,
+                now,
+                event::REPLY,
+                reply.from,
+                Some(reply.message),
+                &note,
+                "",
+            )
+            .await?;
+            Ok(ReplyOutcome::Noted)
+        }
+        Err(refusal) => {
+            let what = command.as_ref().map_or("reply", Command::label);
+            deny(conn, ctx, &t, reply, &actor, what, &refusal, answering).await
+        }
+    }
+}
+
+/// Records why a message changed nothing; members are told, strangers get
+/// nothing (no backscatter).
+#[allow(clippy::too_many_arguments)]
+async fn deny(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    reply: &Reply<'_>,
+    actor: &Actor<'_>,
+    what: &str,
+    refusal: &Refusal,
+    answering: Answering<'_>,
+) -> Result<ReplyOutcome> {
+    let reason = refusal.reason_en();
     add_event(
         conn,
         t.id,
-        now,
+        ctx.now.as_millisecond(),
         event::DENIED,
         reply.from,
         Some(reply.message),
-        &format!("{}: {reason}", command.label()),
+        &format!("{what}: {reason}"),
         "",
     )
     .await?;
-    // Members are told why; strangers get nothing (no backscatter).
-    if let Some(m) = member {
-        notices::explain(conn, ctx, &t, m, &reason, HINT, answering).await?;
+    if refusal.tell(actor)
+        && let Some(m) = actor.member
+    {
+        let hint = match refusal {
+            Refusal::Stranger
+            | Refusal::NoToken
+            | Refusal::OutOfDate { .. }
+            | Refusal::VersionWithoutRequest => HINT,
+            _ => "",
+        };
+        notices::explain(conn, ctx, t, m, &refusal.reason_vi(), hint, answering).await?;
     }
     Ok(ReplyOutcome::Denied(reason))
 }
 
-/// Carries out an authorized command.
+/// Carries out a command the rulebook allowed.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     t: &mut Ticket,
     reply: &Reply<'_>,
     command: Command,
+    member: &Member,
     verified: &str,
     answering: Answering<'_>,
 ) -> Result<ReplyOutcome> {
     let now = ctx.now.as_millisecond();
-    let Some(member) = ctx.config.member(reply.from).filter(|m| m.active) else {
-        return Ok(ReplyOutcome::Denied("not a member".into()));
-    };
-    let stage = t.stage().to_string();
+    let stage = t.view().stage();
     let was = t.state.clone();
-    let publication = stage == state::PUBLICATION;
-    // (detail for history and mail, event kind) or the reason to refuse.
-    let outcome: Result<(String, &str), String> = match &command {
-        Command::Approve(_) if stage == state::EDITING => Err(
-            "ở bước biên tập, Tổ thư ký chuyển bài lên lãnh đạo bằng lệnh CHUYỂN DUYỆT; việc duyệt do lãnh đạo Ban biên tập quyết định".into(),
-        ),
+    let publication = stage == Stage::Publication;
+    // The detail for history and mail, and the event kind.
+    let (detail, kind): (String, &str) = match &command {
         Command::Approve(opts) => {
             if let Some(c) = &opts.category {
                 t.category = c.clone();
@@ -965,7 +983,9 @@ async fn apply(
             // Published at the next publishing moment, once it names its
             // author and source (R8).
             t.publish_at = match (&ctx.config.site, missing_credits(t)) {
-                (Some(site), None) => Some(schedule::next_window(site, ctx.calendar, ctx.now).as_millisecond()),
+                (Some(site), None) => {
+                    Some(schedule::next_window(site, ctx.calendar, ctx.now).as_millisecond())
+                }
                 _ => None,
             };
             let mut detail = Vec::new();
@@ -984,24 +1004,18 @@ async fn apply(
             if !opts.note.is_empty() {
                 detail.push(opts.note.clone());
             }
-            Ok((detail.join(", "), event::APPROVED))
-        }
-        Command::Reject { .. } if publication => {
-            Err("bài đã được duyệt; để bài không xuất hiện trên Cổng, dùng lệnh GỠ BÀI: <lý do>".into())
-        }
-        Command::Reject { reason } if reason.trim().is_empty() => {
-            Err("cần ghi lý do sau lệnh TỪ CHỐI (lý do được gửi cho người gửi bài)".into())
+            (detail.join(", "), event::APPROVED)
         }
         Command::Reject { reason } => {
             t.state = state::REJECTED.into();
             t.decision_note = reason.clone();
             t.decided_by = member.email.clone();
-            Ok((reason.clone(), event::REJECTED))
+            (reason.clone(), event::REJECTED)
         }
-        Command::Revise { request } if request.trim().is_empty() => Err("cần ghi yêu cầu sửa sau lệnh SỬA".into()),
         Command::Revise { request } => {
             // After approval, the corrected version comes back to the approver.
-            t.changes_stage = if publication { state::REVIEWING.to_string() } else { stage.clone() };
+            let asking = if publication { Stage::Reviewing } else { stage };
+            t.changes_stage = asking.as_str().to_string();
             if publication {
                 t.assignee = t.decided_by.clone();
                 t.assignee_role = String::new();
@@ -1009,61 +1023,28 @@ async fn apply(
             t.state = state::NEEDS_CHANGES.into();
             t.decision_note = request.clone();
             t.publish_at = None;
-            Ok((request.clone(), event::CHANGES_REQUESTED))
+            (request.clone(), event::CHANGES_REQUESTED)
         }
-        Command::Forward { .. } if stage != state::EDITING => Err("bài không ở bước biên tập nên không cần CHUYỂN DUYỆT".into()),
         Command::Forward { note } => {
             t.state = state::REVIEWING.into();
             let (role, who) = assignment(&t.route_approver);
             t.assignee_role = role;
             t.assignee = who;
-            Ok((note.clone(), event::FORWARDED))
+            (note.clone(), event::FORWARDED)
         }
-        Command::Reassign { .. } if publication => Err("bài đã được duyệt nên không giao lại được".into()),
         Command::Reassign { to } => {
-            let allowed: &[Role] = if stage == state::EDITING { &[Role::Secretariat] } else { &[Role::Head, Role::Deputy] };
-            match ctx.config.member(to).filter(|m| m.active) {
-                None if to.is_empty() => Err("cần ghi địa chỉ thư của người nhận sau lệnh CHUYỂN".into()),
-                None => Err(format!("{to} không phải thành viên đang hoạt động của Ban biên tập")),
-                Some(target) if !target.roles.iter().any(|r| allowed.contains(r)) => {
-                    Err(format!("{to} không có quyền xử lý bài ở bước này"))
-                }
-                Some(target) => {
-                    t.assignee = target.email.clone();
-                    t.assignee_role = String::new();
-                    Ok((target.email.clone(), event::REASSIGNED))
-                }
-            }
-        }
-        Command::Unpublish { .. } if t.state != state::PUBLISHED => Err("bài chưa được đăng trên Cổng nên không có gì để gỡ".into()),
-        Command::Unpublish { reason } if reason.trim().is_empty() => {
-            Err("cần ghi lý do sau lệnh GỠ BÀI (lý do được lưu cùng bài)".into())
+            t.assignee = to.clone();
+            t.assignee_role = String::new();
+            (t.assignee.clone(), event::REASSIGNED)
         }
         Command::Unpublish { reason } => {
             // The publisher takes it down from the portal, then marks it.
             t.takedown_at = Some(now);
             t.takedown_reason = reason.clone();
-            Ok((reason.clone(), event::TAKEDOWN_REQUESTED))
+            (reason.clone(), event::TAKEDOWN_REQUESTED)
         }
     };
-    let (detail, kind) = match outcome {
-        Ok(o) => o,
-        Err(reason) => {
-            add_event(
-                conn,
-                t.id,
-                now,
-                event::DENIED,
-                reply.from,
-                Some(reply.message),
-                &format!("{}: {reason}", command.label()),
-                verified,
-            )
-            .await?;
-            notices::explain(conn, ctx, t, member, &reason, "", answering).await?;
-            return Ok(ReplyOutcome::Denied(reason));
-        }
-    };
+    t.next_round();
 
     let version = match command {
         Command::Forward { .. } => edited_version(conn, t, reply, now).await?,
@@ -1218,6 +1199,7 @@ pub async fn mark_published(
         .context("Cannot read the ticket's address")?;
     let republished = !previous.is_empty();
     t.state = state::PUBLISHED.into();
+    t.next_round();
     t.publish_at = None;
     t.takedown_at = None;
     t.takedown_reason = String::new();
@@ -1271,6 +1253,7 @@ pub async fn mark_unpublished(
     let now = ctx.now.as_millisecond();
     let mut t = load(conn, ticket_id).await?;
     t.state = state::UNPUBLISHED.into();
+    t.next_round();
     t.takedown_at = None;
     t.takedown_reason = reason.to_string();
     t.publish_at = None;
@@ -1286,6 +1269,37 @@ pub async fn mark_unpublished(
         "",
     )
     .await
+}
+
+/// Holds an approved ticket whose version carries a classification stamp
+/// (R10): it is not published, its history says why and the heads are
+/// told. A new version (through SỬA) is checked again.
+pub async fn hold_classified(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    ticket_id: i64,
+    mark: &crate::content::screen::Mark,
+) -> Result<()> {
+    let mut t = load(conn, ticket_id).await?;
+    t.publish_at = None;
+    save_ticket(conn, ctx, &t, "bientap", false).await?;
+    add_event(
+        conn,
+        ticket_id,
+        ctx.now.as_millisecond(),
+        event::HELD,
+        "bientap",
+        None,
+        &format!(
+            "not published: version {} carries the classification stamp {} ({}); classified documents are never published (R10)",
+            t.version,
+            mark.level.label(),
+            mark.place
+        ),
+        "",
+    )
+    .await?;
+    notices::held_classified(conn, ctx, &t, mark).await
 }
 
 /// Queues an approved ticket for publishing now (the console's `publish`).
@@ -1330,7 +1344,7 @@ fn publication_due(ctx: &Ctx<'_>, t: &Ticket) -> Option<i64> {
 /// replaced are carried over.
 async fn edited_version(
     conn: &mut AnyConnection,
-    t: &Ticket,
+    t: &mut Ticket,
     reply: &Reply<'_>,
     now: i64,
 ) -> Result<Option<Version>> {
@@ -1346,6 +1360,7 @@ async fn edited_version(
     }
     let v = latest_version(conn, t.id).await?.next(&edited_text, reply);
     add_version(conn, t.id, reply.message, &v, now).await?;
+    t.version = v.number;
     Ok(Some(v))
 }
 
@@ -1378,8 +1393,8 @@ async fn save_ticket(
              decided_at = CASE WHEN $9 = 1 THEN $8 ELSE decided_at END,
              decided_by = CASE WHEN $9 = 1 THEN $10 ELSE decided_by END,
              next_alert_at = $11, kind = $12, event_date = $13, publish_due = $14, author = $15, source = $16,
-             publish_at = $17, takedown_at = $18, takedown_reason = $19
-         WHERE id = $20",
+             publish_at = $17, takedown_at = $18, takedown_reason = $19, round = $20
+         WHERE id = $21",
     )
     .bind(&t.state)
     .bind(&t.category)
@@ -1400,6 +1415,7 @@ async fn save_ticket(
     .bind(t.publish_at)
     .bind(t.takedown_at)
     .bind(&t.takedown_reason)
+    .bind(t.round)
     .bind(t.id)
     .execute(conn)
     .await
@@ -1407,56 +1423,26 @@ async fn save_ticket(
     Ok(())
 }
 
-/// The sender answers a change request with a new version.
+/// The sender answers a change request with a new version (the rulebook
+/// has checked it answers the current request).
 async fn new_version(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     t: &mut Ticket,
     reply: &Reply<'_>,
+    verified: &str,
     answering: Answering<'_>,
 ) -> Result<ReplyOutcome> {
     let now = ctx.now.as_millisecond();
-    let from_zalo_sender = reply
-        .zalo_user
-        .is_some_and(|u| !t.sender_zalo.is_empty() && u == t.sender_zalo);
-    let verified = if from_zalo_sender {
-        Some("Zalo: signed webhook from the sender's account".to_string())
-    } else {
-        match proof(conn, ctx, t, reply, state::NEEDS_CHANGES).await? {
-            Proof::Valid(how) => match dkim_ok(ctx, reply) {
-                Some(false) => None,
-                Some(true) => Some(format!("{how}; DKIM/DMARC pass")),
-                None => Some(how),
-            },
-            Proof::Stale | Proof::Missing => None,
-        }
-    };
-    let Some(verified) = verified else {
-        let reason = "a new version must answer the change request mail (its reply address carries the sender's token)";
-        add_event(
-            conn,
-            t.id,
-            now,
-            event::DENIED,
-            reply.from,
-            Some(reply.message),
-            reason,
-            "",
-        )
-        .await?;
-        if let Some(m) = ctx.config.member(reply.from).filter(|m| m.active) {
-            let why = "bản sửa cần được gửi bằng cách trả lời thư đề nghị sửa bài của Ban biên tập";
-            notices::explain(conn, ctx, t, m, why, "", answering).await?;
-        }
-        return Ok(ReplyOutcome::Denied(reason.into()));
-    };
     // The new text (without the quoted request) is the new body, unless the
     // sender only attached files.
     let v = latest_version(conn, t.id)
         .await?
         .next(reply.new_text, reply);
     add_version(conn, t.id, reply.message, &v, now).await?;
+    t.version = v.number;
     t.state = t.changes_stage.clone();
+    t.next_round();
     // Credits the ticket lacked may come with the corrected version (R8).
     let found = crate::content::facts::credits(&v.body_text);
     if t.author.trim().is_empty()
@@ -1478,7 +1464,7 @@ async fn new_version(
         reply.from,
         Some(reply.message),
         &format!("version {}", v.number),
-        &verified,
+        verified,
     )
     .await?;
     let reason = format!(

@@ -247,7 +247,7 @@ async fn five_weeks_with_tet_and_a_make_up_saturday() {
         if t == ict(date(2026, 2, 11), 10, 0) {
             // The deputy approves the member's article by replying.
             let code = sim.code_of("Tin của thành viên").await;
-            let token = sim.key.token(&code, deputy, "reviewing");
+            let token = sim.key.token(&code, deputy, "reviewing", 1, 1);
             let to = reply_address("bbt@example.test", &code, &token);
             let reply = format!(
                 "From: {deputy}\r\nTo: {to}\r\nSubject: Re: [{code}] Cần duyệt\r\nMessage-ID: <{}@x>\r\n\r\nDUYỆT\r\n",

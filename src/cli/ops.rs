@@ -36,7 +36,14 @@ pub enum QuarantineCommand {
     },
     /// Let a quarantined message through: it becomes a ticket (or a reply)
     /// as if it had just arrived, without the check that stopped it.
-    Release { id: i64 },
+    Release {
+        id: i64,
+        /// Required for a message with a classification stamp (MẬT, TỐI
+        /// MẬT, TUYỆT MẬT): who decided it may be read by the board (R10).
+        /// Recorded with the message; it is still never published.
+        #[arg(long, value_name = "NAME")]
+        declassified_by: Option<String>,
+    },
     /// Discard a quarantined message: it is marked dropped and its bytes
     /// are deleted from the archive.
     Drop { id: i64 },
@@ -285,9 +292,15 @@ pub async fn quarantine(config: &Config, cmd: QuarantineCommand) -> Result<()> {
             }
             Ok(())
         }
-        QuarantineCommand::Release { id } => {
+        QuarantineCommand::Release {
+            id,
+            declassified_by,
+        } => {
             let board = daemon::open_board(config.clone()).await?;
-            let outcome = board.pipeline.release(id, &console_user()).await;
+            let outcome = board
+                .pipeline
+                .release(id, &console_user(), declassified_by.as_deref())
+                .await;
             let sent = board.outbox.send_due(None).await;
             board.pipeline.store().close().await;
             let outcome = outcome?;

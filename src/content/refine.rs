@@ -70,6 +70,8 @@ pub struct Refined {
     /// sysadmin's quarantine list).
     pub quarantine: Option<String>,
     /// A classification stamp (R10): quarantine and tell the head only.
+    /// Also reported when the checks do not enforce (a release from
+    /// quarantine), where it takes a named declassification.
     pub classified: Option<Mark>,
     /// Author and source found in the article, the cover note or the
     /// signature (R8).
@@ -83,8 +85,19 @@ pub struct Refined {
 /// A body of fewer words than this, next to a Word file, is a cover note.
 const COVER_NOTE_WORDS: usize = 120;
 
+/// Where classification stamps are looked for.
+#[derive(Debug, Clone, Copy)]
+pub enum StampScope<'a> {
+    /// A submission: its subject, its text and its Word files.
+    Whole,
+    /// A reply about a ticket: what the replier wrote and their Word
+    /// files. Its subject and quoted history echo our own mail about the
+    /// ticket, which was checked when the ticket was opened (or released).
+    Reply(&'a str),
+}
+
 /// Refines an extracted mail in place; see the module documentation.
-pub fn refine(mail: &mut Extracted<'_>, opts: &Options) -> Refined {
+pub fn refine(mail: &mut Extracted<'_>, opts: &Options, stamps: StampScope<'_>) -> Refined {
     let mut out = Refined::default();
     let mut notes = Vec::new();
     for a in &mail.attachments {
@@ -108,21 +121,26 @@ pub fn refine(mail: &mut Extracted<'_>, opts: &Options) -> Refined {
     };
 
     // R10 first: a stamped mail or document goes no further.
-    let stamp = screen::classified_mark(&mail.subject, &mail.body_text).or_else(|| {
+    let stamp = match stamps {
+        StampScope::Whole => screen::classified_mark(&mail.subject, &mail.body_text),
+        StampScope::Reply(written) => screen::classified_mark("", written),
+    }
+    .or_else(|| {
         documents
             .iter()
             .find_map(|d| screen::classified_mark("", &d.doc.text))
     });
     if let Some(mark) = stamp {
-        if opts.enforce {
-            out.classified = Some(mark);
-            return out;
-        }
         notes.push(format!(
             "Thư có dấu độ mật {} ({}); quản trị đã cho phép chuyển theo quyết định của lãnh đạo Ban. Không được đăng tài liệu mật.",
             mark.level.label(),
             mark.place
         ));
+        let enforce = opts.enforce;
+        out.classified = Some(mark);
+        if enforce {
+            return out;
+        }
     }
 
     // R24: the body typed in a legacy encoding.
@@ -212,11 +230,24 @@ struct Document {
 }
 
 fn is_docx(a: &Part<'_>) -> bool {
-    let name = a.filename.to_lowercase();
+    is_word_file(&a.filename, &a.content_type, &a.data)
+}
+
+/// Whether a file is a Word (.docx) document to read.
+pub fn is_word_file(filename: &str, content_type: &str, data: &[u8]) -> bool {
+    let name = filename.to_lowercase();
     (name.ends_with(".docx")
         || name.ends_with(".dotx")
-        || a.content_type.contains("wordprocessingml"))
-        && a.data.starts_with(b"PK")
+        || content_type.contains("wordprocessingml"))
+        && data.starts_with(b"PK")
+}
+
+/// The classification stamp in a Word document's text (legacy fonts
+/// converted first), if it can be read.
+pub fn document_stamp(data: &[u8], limits: &docx::Limits) -> Option<Mark> {
+    let mut doc = docx::read(data, limits).ok()?;
+    convert_legacy(&mut doc);
+    screen::classified_mark("", &doc.text)
 }
 
 /// Reads every Word attachment; a hostile archive is the message's

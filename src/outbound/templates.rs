@@ -26,6 +26,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/version_received.txt"),
     ),
     ("explain.txt", include_str!("templates/explain.txt")),
+    (
+        "held_classified.txt",
+        include_str!("templates/held_classified.txt"),
+    ),
     ("remind.txt", include_str!("templates/remind.txt")),
     ("escalate.txt", include_str!("templates/escalate.txt")),
     ("quota.txt", include_str!("templates/quota.txt")),

@@ -173,9 +173,10 @@ impl ZaloOutbox {
                 sqlx::query(
                     "INSERT INTO outbox (created_at, kind, ticket_id, recipient, message_id, stage, subject, body_text,
                          body_html, attachments, reply_to, in_reply_to, answers_message, status, attempts,
-                         next_attempt_at, channel)
+                         next_attempt_at, channel, token, version, round)
                      SELECT $1, kind, ticket_id, $2, message_id || '.mail', stage, subject, body_text, body_html,
-                         attachments, reply_to, in_reply_to, answers_message, 'pending', 0, $1, 'email'
+                         attachments, reply_to, in_reply_to, answers_message, 'pending', 0, $1, 'email', token,
+                         version, round
                      FROM outbox WHERE id = $3",
                 )
                 .bind(now)

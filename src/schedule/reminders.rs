@@ -460,7 +460,7 @@ impl Scheduler {
                 attachments: Vec::new(),
                 reply_to: None,
                 in_reply_to: None,
-                stage: String::new(),
+                grant: None,
                 answers: None,
             },
             now,

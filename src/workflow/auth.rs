@@ -1,12 +1,14 @@
 //! Who may change a ticket by mail (invariant 4, R26).
 //!
-//! Every notification we send carries a token: an HMAC over (ticket,
-//! member, stage) with a key kept in the state directory. It travels in the
+//! Every mail that invites someone to act carries a token: an HMAC over
+//! (ticket, member, stage, version, round) with a key kept in the state
+//! directory. It travels in the
 //! plus-addressed Reply-To (`bbt+bbt-2026-0042.<token>@domain`), and the
 //! notification's Message-ID is stored, so a reply proves itself either by
 //! the token in the address it was sent to, or by referencing (In-Reply-To
 //! / References) a notification sent to that very member for that ticket
-//! and stage. A token of another member, ticket or stage proves nothing.
+//! and stage. A token of another member, ticket, stage, version or round
+//! proves nothing (`ticket::rules` says what each proves).
 //!
 //! Optionally the sender's domain must also pass DKIM or DMARC, as reported
 //! in the Authentication-Results header of a trusted server.
@@ -75,26 +77,40 @@ impl ReplyKey {
         ReplyKey([seed; 32])
     }
 
-    /// The token issued to `member` for `code` at `stage`.
-    pub fn token(&self, code: &str, member: &str, stage: &str) -> String {
+    /// The token issued to `member` for `code` at `stage`, for the ticket's
+    /// `version` in its `round`: it proves nothing for any other.
+    pub fn token(&self, code: &str, member: &str, stage: &str, version: i64, round: i64) -> String {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
             Ok(m) => m,
             // HMAC takes keys of any length; this cannot happen.
             Err(_) => return String::new(),
         };
-        mac.update(code.to_ascii_uppercase().as_bytes());
-        mac.update(b"\0");
-        mac.update(normalize_address(member).as_bytes());
-        mac.update(b"\0");
-        mac.update(stage.as_bytes());
+        for field in [
+            code.to_ascii_uppercase().as_bytes(),
+            normalize_address(member).as_bytes(),
+            stage.as_bytes(),
+            version.to_string().as_bytes(),
+            round.to_string().as_bytes(),
+        ] {
+            mac.update(field);
+            mac.update(b"\0");
+        }
         let digest = hex::encode(mac.finalize().into_bytes());
         digest.get(..TOKEN_LEN).unwrap_or_default().to_string()
     }
 
-    /// Whether `token` was issued to `member` for `code` at `stage`,
-    /// compared in constant time.
-    pub fn verify(&self, token: &str, code: &str, member: &str, stage: &str) -> bool {
-        let expected = self.token(code, member, stage);
+    /// Whether `token` was issued to `member` for `code` at `stage`, for
+    /// `version` in `round`, compared in constant time.
+    pub fn verify(
+        &self,
+        token: &str,
+        code: &str,
+        member: &str,
+        stage: &str,
+        version: i64,
+        round: i64,
+    ) -> bool {
+        let expected = self.token(code, member, stage, version, round);
         expected.len() == token.len()
             && expected
                 .bytes()
@@ -173,15 +189,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_bind_ticket_member_and_stage() {
+    fn tokens_bind_ticket_member_stage_version_and_round() {
         let key = ReplyKey::fixed(7);
-        let t = key.token("BBT-2026-0042", "pb@xa.vn", "reviewing");
+        let t = key.token("BBT-2026-0042", "pb@xa.vn", "reviewing", 2, 5);
         assert_eq!(t.len(), TOKEN_LEN);
-        assert!(key.verify(&t, "bbt-2026-0042", "PB@xa.vn", "reviewing"));
-        assert!(!key.verify(&t, "BBT-2026-0043", "pb@xa.vn", "reviewing"));
-        assert!(!key.verify(&t, "BBT-2026-0042", "tb@xa.vn", "reviewing"));
-        assert!(!key.verify(&t, "BBT-2026-0042", "pb@xa.vn", "editing"));
-        assert!(!ReplyKey::fixed(8).verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing"));
+        assert!(key.verify(&t, "bbt-2026-0042", "PB@xa.vn", "reviewing", 2, 5));
+        assert!(!key.verify(&t, "BBT-2026-0043", "pb@xa.vn", "reviewing", 2, 5));
+        assert!(!key.verify(&t, "BBT-2026-0042", "tb@xa.vn", "reviewing", 2, 5));
+        assert!(!key.verify(&t, "BBT-2026-0042", "pb@xa.vn", "editing", 2, 5));
+        assert!(!key.verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing", 1, 5));
+        assert!(!key.verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing", 2, 4));
+        // Fields are delimited: version 1, round 25 is not version 12, round 5.
+        assert_ne!(
+            key.token("X", "a@b.vn", "s", 1, 25),
+            key.token("X", "a@b.vn", "s", 12, 5)
+        );
+        assert!(!ReplyKey::fixed(8).verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing", 2, 5));
     }
 
     #[test]
@@ -204,8 +227,8 @@ mod tests {
         let a = ReplyKey::load_or_create(dir.path()).unwrap();
         let b = ReplyKey::load_or_create(dir.path()).unwrap();
         assert_eq!(
-            a.token("X-2026-0001", "a@b.vn", "s"),
-            b.token("X-2026-0001", "a@b.vn", "s")
+            a.token("X-2026-0001", "a@b.vn", "s", 1, 1),
+            b.token("X-2026-0001", "a@b.vn", "s", 1, 1)
         );
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("reply.key"))

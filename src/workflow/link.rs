@@ -71,7 +71,7 @@ async fn send(
             attachments: Vec::new(),
             reply_to: None,
             in_reply_to: None,
-            stage: String::new(),
+            grant: None,
             answers: None,
         },
         ctx.now,

@@ -17,8 +17,9 @@ use super::{Ctx, Ticket, Version, state};
 use crate::config::{Config, Member};
 use crate::content::html::ATTACHMENT_SCHEME;
 use crate::outbound::templates::{self, vi_size, vi_time};
-use crate::outbound::{self, Draft, Kind, OutAttachment, inline_cid};
+use crate::outbound::{self, Draft, Grant, Kind, OutAttachment, inline_cid};
 use crate::store::Attachment;
+use crate::ticket::rules::Stage;
 
 /// The mail a notice answers: the incoming message row and its Message-ID.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +87,22 @@ fn ticket_ctx(ctx: &Ctx<'_>, t: &Ticket) -> minijinja::Value {
     }
 }
 
+/// The token `recipient` gets for `t` at `stage`, for the ticket's latest
+/// version in its current round, and the reply address carrying it.
+fn grant(ctx: &Ctx<'_>, t: &Ticket, recipient: &str, stage: Stage) -> (Grant, String) {
+    let token = ctx
+        .key
+        .token(&t.code, recipient, stage.as_str(), t.version, t.round);
+    let address = reply_address(&ctx.config.board.address, &t.code, &token);
+    let grant = Grant {
+        token,
+        stage: stage.as_str().to_string(),
+        version: t.version,
+        round: t.round,
+    };
+    (grant, address)
+}
+
 async fn put(conn: &mut AnyConnection, ctx: &Ctx<'_>, draft: Draft) -> Result<()> {
     outbound::enqueue(conn, ctx.config, &draft, ctx.now).await?;
     Ok(())
@@ -100,9 +117,8 @@ pub async fn notify_assignees(
     version: &Version,
     reason: &str,
 ) -> Result<()> {
-    let stage = t.stage();
     for member in super::assignees(ctx.config, t) {
-        notify(conn, ctx, t, version, member, stage, reason).await?;
+        notify(conn, ctx, t, version, member, reason).await?;
     }
     Ok(())
 }
@@ -113,9 +129,9 @@ async fn notify(
     t: &Ticket,
     version: &Version,
     member: &Member,
-    stage: &str,
     reason: &str,
 ) -> Result<()> {
+    let stage = t.view().stage();
     // Inline images travel with the HTML; other files up to the cap.
     let referenced = |a: &Attachment| {
         version
@@ -149,7 +165,7 @@ async fn notify(
         ..context! {
             reviewer_name => &member.name,
             reason => reason,
-            stage => stage,
+            stage => stage.as_str(),
             version => &version.number,
             notes => &version.notes,
             body_text => &version.body_text,
@@ -160,7 +176,7 @@ async fn notify(
     };
     let rendered = templates::render("notify.txt", &values)?;
     let html = templates::render_html("notify.html", &values)?;
-    let token = ctx.key.token(&t.code, &member.email, stage);
+    let (grant, reply_to) = grant(ctx, t, &member.email, stage);
     put(
         conn,
         ctx,
@@ -171,9 +187,9 @@ async fn notify(
             rendered,
             html: Some(html),
             attachments: attach,
-            reply_to: Some(reply_address(&ctx.config.board.address, &t.code, &token)),
+            reply_to: Some(reply_to),
             in_reply_to: None,
-            stage: stage.to_string(),
+            grant: Some(grant),
             answers: None,
         },
     )
@@ -201,7 +217,6 @@ pub async fn receipt(
         t,
         Kind::Receipt,
         templates::render("receipt.txt", &values)?,
-        None,
         answering,
     )
     .await
@@ -225,7 +240,6 @@ pub async fn resent(
         t,
         Kind::Receipt,
         templates::render("resent.txt", &values)?,
-        None,
         answering,
     )
     .await
@@ -271,7 +285,7 @@ pub async fn classified(
                 attachments: Vec::new(),
                 reply_to: None,
                 in_reply_to: None,
-                stage: String::new(),
+                grant: None,
                 answers: None,
             },
         )
@@ -280,15 +294,24 @@ pub async fn classified(
     Ok(())
 }
 
+/// Mail to the ticket's sender. While the ticket is open it carries the
+/// sender's token: answering it proves the sender when they supply credits
+/// or, answering a change request, a new version (`ticket::rules`).
 async fn to_sender(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     t: &Ticket,
     kind: Kind,
     rendered: templates::Rendered,
-    reply_to: Option<String>,
     answering: Answering<'_>,
 ) -> Result<()> {
+    let open = ![state::REJECTED, state::PUBLISHED, state::UNPUBLISHED].contains(&t.state.as_str());
+    let (grant, reply_to) = if open {
+        let (g, address) = grant(ctx, t, &t.sender_addr, Stage::Sender);
+        (Some(g), Some(address))
+    } else {
+        (None, None)
+    };
     put(
         conn,
         ctx,
@@ -306,7 +329,7 @@ async fn to_sender(
             attachments: Vec::new(),
             reply_to,
             in_reply_to: answering.message_id.map(str::to_string),
-            stage: String::new(),
+            grant,
             answers: answering.message,
         },
     )
@@ -331,18 +354,12 @@ pub async fn decision(
             request => &t.decision_note,
         }
     };
-    let (template, reply_to) = match t.state.as_str() {
-        state::APPROVED => ("approved.txt", None),
-        state::REJECTED => ("rejected.txt", None),
-        _ => {
-            // The sender answers a change request with the new version; the
-            // token in this Reply-To lets that answer through.
-            let token = ctx.key.token(&t.code, &t.sender_addr, state::NEEDS_CHANGES);
-            (
-                "changes.txt",
-                Some(reply_address(&ctx.config.board.address, &t.code, &token)),
-            )
-        }
+    // The sender answers a change request with the new version; the token
+    // of this round in its Reply-To lets that answer through.
+    let template = match t.state.as_str() {
+        state::APPROVED => "approved.txt",
+        state::REJECTED => "rejected.txt",
+        _ => "changes.txt",
     };
     to_sender(
         conn,
@@ -350,7 +367,6 @@ pub async fn decision(
         t,
         Kind::Decision,
         templates::render(template, &values)?,
-        reply_to,
         Answering::default(),
     )
     .await
@@ -371,7 +387,6 @@ pub async fn version_received(
         t,
         Kind::Decision,
         templates::render("version_received.txt", &values)?,
-        None,
         answering,
     )
     .await
@@ -387,10 +402,11 @@ fn approver_title(m: &Member) -> String {
     format!("{role} {}", m.name)
 }
 
-/// Confirms a command to the member who gave it. Once a ticket is
-/// approved, the confirmation carries the member's token for the
-/// publication stage, so that answering it can supply what publishing
-/// needs or take the article down.
+/// Confirms a command to the member who gave it. When the member may still
+/// act on the ticket (once approved: supply what publishing needs, correct
+/// or take the article down; while the sender is asked for changes:
+/// decide after all), the confirmation carries their token of the new
+/// round.
 #[allow(clippy::too_many_arguments)]
 pub async fn confirm(
     conn: &mut AnyConnection,
@@ -413,10 +429,8 @@ pub async fn confirm(
             at => vi_time(ctx.now.as_millisecond(), &ctx.config.board.time_zone),
         }
     };
-    let reply_to = (t.stage() == state::PUBLICATION).then(|| {
-        let token = ctx.key.token(&t.code, &member.email, state::PUBLICATION);
-        reply_address(&ctx.config.board.address, &t.code, &token)
-    });
+    let view = t.view();
+    let token = view.may_act(member).then(|| view.stage());
     to_member(
         conn,
         ctx,
@@ -424,7 +438,7 @@ pub async fn confirm(
         member,
         Kind::Confirm,
         templates::render("confirm.txt", &values)?,
-        reply_to,
+        token,
         answering,
     )
     .await
@@ -453,14 +467,11 @@ pub async fn published(
         t,
         Kind::Decision,
         templates::render("published.txt", &values)?,
-        None,
         Answering::default(),
     )
     .await?;
     if let Some(approver) = ctx.config.member(&t.decided_by).filter(|m| m.active) {
         let values = context! { ..values, ..context! { name => &approver.name } };
-        let token = ctx.key.token(&t.code, &approver.email, state::PUBLICATION);
-        let reply_to = Some(reply_address(&ctx.config.board.address, &t.code, &token));
         let rendered = templates::render("published_approver.txt", &values)?;
         to_member(
             conn,
@@ -469,7 +480,40 @@ pub async fn published(
             approver,
             Kind::Confirm,
             rendered,
-            reply_to,
+            Some(Stage::Publication),
+            Answering::default(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tells the heads that an approved ticket was not published because its
+/// version carries a classification stamp (R10). Without the article.
+pub async fn held_classified(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'_>,
+    t: &Ticket,
+    mark: &crate::content::screen::Mark,
+) -> Result<()> {
+    for head in ctx.config.members_with(crate::config::Role::Head) {
+        let values = context! {
+            ..ticket_ctx(ctx, t),
+            ..context! {
+                name => &head.name,
+                version => t.version,
+                level => mark.level.label(),
+                place => mark.place.replace("line", "dòng").replace("subject", "tiêu đề"),
+            }
+        };
+        to_member(
+            conn,
+            ctx,
+            t,
+            head,
+            Kind::Alert,
+            templates::render("held_classified.txt", &values)?,
+            None,
             Answering::default(),
         )
         .await?;
@@ -504,6 +548,7 @@ pub async fn explain(
     .await
 }
 
+/// Mail to a member; with `token`, it carries their token for that stage.
 #[allow(clippy::too_many_arguments)]
 async fn to_member(
     conn: &mut AnyConnection,
@@ -512,9 +557,16 @@ async fn to_member(
     member: &Member,
     kind: Kind,
     rendered: templates::Rendered,
-    reply_to: Option<String>,
+    token: Option<Stage>,
     answering: Answering<'_>,
 ) -> Result<()> {
+    let (grant, reply_to) = match token {
+        Some(stage) => {
+            let (g, address) = grant(ctx, t, &member.email, stage);
+            (Some(g), Some(address))
+        }
+        None => (None, None),
+    };
     put(
         conn,
         ctx,
@@ -527,34 +579,14 @@ async fn to_member(
             attachments: Vec::new(),
             reply_to,
             in_reply_to: answering.message_id.map(str::to_string),
-            stage: if reply_to_is_token(t) {
-                state::PUBLICATION.to_string()
-            } else {
-                String::new()
-            },
+            grant,
             answers: answering.message,
         },
     )
     .await
 }
 
-/// Whether mail to members about `t` carries a publication-stage token
-/// (and so counts as a notification a reply may reference).
-fn reply_to_is_token(t: &Ticket) -> bool {
-    t.stage() == state::PUBLICATION
-}
-
 /// A state in Vietnamese, for mail.
 pub fn state_vi(s: &str) -> &'static str {
-    match s {
-        state::RECEIVED => "đã nhận",
-        state::EDITING => "đang biên tập",
-        state::REVIEWING => "chờ duyệt",
-        state::NEEDS_CHANGES => "chờ người gửi sửa",
-        state::APPROVED => "đã duyệt, chờ đăng",
-        state::REJECTED => "không duyệt",
-        state::PUBLISHED => "đã đăng",
-        state::UNPUBLISHED => "đã gỡ khỏi Cổng",
-        _ => "không rõ",
-    }
+    crate::ticket::rules::State::parse(s).map_or("không rõ", crate::ticket::rules::state_vi)
 }
