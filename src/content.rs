@@ -13,6 +13,7 @@ pub mod facts;
 pub mod html;
 pub mod image;
 pub mod legacy;
+pub mod media;
 pub mod names;
 pub mod refine;
 pub mod reply;
@@ -512,6 +513,25 @@ Tin m\xf5\xeci\r\n";
         let e = extract(&msg);
         let names: Vec<_> = e.attachments.iter().map(|a| a.filename.as_str()).collect();
         assert_eq!(names, ["x.pdf", "tep-dinh-kem-2.bin"]);
+    }
+
+    #[test]
+    fn invisible_characters_leave_subject_sender_and_file_names() {
+        // U+202E (right-to-left override) and U+200B (zero-width space),
+        // encoded as a mail client would.
+        let raw = "From: =?UTF-8?Q?Nguy=E1=BB=85n=E2=80=AE_V=C4=83n_An?= <a@x.vn>\r\n\
+Subject: =?UTF-8?Q?Re:_=E2=80=8BTin_=E2=80=AEm=E1=BB=9Bi=E2=80=8B_v=E1=BB=81_x=C3=A3?=\r\n\
+Content-Type: multipart/mixed; boundary=m\r\n\r\n\
+--m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n\
+--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename*=utf-8''report%E2%80%AEfdp.txt\r\n\r\nx\r\n--m--\r\n";
+        let msg = parse(raw.as_bytes()).unwrap();
+        let e = extract(&msg);
+        assert_eq!(e.subject, "Re: Tin mới về xã");
+        assert_eq!(e.title, "Tin mới về xã");
+        assert_eq!(e.from.as_ref().unwrap().name, "Nguyễn Văn An");
+        assert_eq!(e.attachments[0].filename, "reportfdp.txt");
+        // A title taken from the body is cleaned the same way.
+        assert_eq!(title_for("", "\u{202e}Dòng\u{200b} đầu", &[]), "Dòng đầu");
     }
 
     #[test]

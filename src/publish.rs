@@ -8,7 +8,12 @@
 //! R15) and published in approval order:
 //!
 //! 1. media files are copied into the site's media directory under
-//!    content-addressed names, photos stripped of GPS data, and fsynced;
+//!    content-addressed names, photos stripped of GPS data, and fsynced:
+//!    only what `content::media` recognises from the bytes (photos, PDF,
+//!    office documents without macros, audio, video), with the extension
+//!    and content type of what it is; everything else stays with the
+//!    ticket, its history says why, and the body loses its images of it
+//!    (docs/media.md);
 //! 2. one site transaction upserts the article (keyed by its origin, the
 //!    ticket code), replaces its media rows and logs the publication (R19);
 //! 3. one state transaction marks the ticket published and puts the
@@ -38,14 +43,15 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Live, Site};
 use crate::content::html::ATTACHMENT_SCHEME;
+use crate::content::media::{self, Publishable, Withheld};
 use crate::content::screen::{self, Mark};
-use crate::content::{docx, image, refine};
+use crate::content::{docx, image, names, refine};
 use crate::net::Shutdown;
 use crate::schedule::Clock;
 use crate::schedule::calendar::Calendar;
 use crate::store::archive::sha256_hex;
 use crate::store::{Archive, Attachment, Store};
-use crate::text::{escape_html, fold_ascii, truncate_chars};
+use crate::text::{clean_line, escape_html, fold_ascii, truncate_chars};
 use crate::ticket::rules::{self, Refusal};
 use crate::workflow::{self, Settings, state};
 
@@ -545,27 +551,34 @@ impl SiteDb {
 }
 
 /// Copies an attachment into the media directory under a content-addressed
-/// name (photos without GPS data), durably; returns its description, or
-/// None for a photo whose location data cannot be removed (HEIC, broken
-/// EXIF): a collaborator's whereabouts never reach the portal.
-fn copy_media(archive: &Archive, site: &Site, a: &Attachment) -> Result<Option<MediaFile>> {
+/// name with the extension of what its bytes are (photos without GPS
+/// data), durably; returns its description, or why it is not published:
+/// not a kind the portal publishes (`content::media`), or a photo whose
+/// location data cannot be removed (a collaborator's whereabouts never
+/// reach the portal).
+fn copy_media(
+    archive: &Archive,
+    site: &Site,
+    a: &Attachment,
+) -> Result<std::result::Result<MediaFile, Withheld>> {
     let bytes = archive.read(&a.sha256)?;
-    let sniffed = image::sniff(&bytes);
-    let cleaned = image::strip_gps(&bytes);
-    let data: &[u8] = &cleaned.data;
-    if sniffed.is_some() && image::has_gps(data) {
-        return Ok(None);
-    }
-    let sha = sha256_hex(data);
-    let ext = match sniffed {
-        Some(t) => t.extension().to_string(),
-        None => a
-            .filename
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .filter(|e| e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
-            .unwrap_or_else(|| "bin".to_string()),
+    let kind = match media::classify(&a.filename, &bytes) {
+        Ok(kind) => kind,
+        Err(why) => return Ok(Err(why)),
     };
+    let photo = kind.photo_type().is_some();
+    let cleaned;
+    let data: &[u8] = if photo {
+        cleaned = image::strip_gps(&bytes);
+        if image::has_gps(&cleaned.data) {
+            return Ok(Err(Withheld::Location));
+        }
+        &cleaned.data
+    } else {
+        &bytes
+    };
+    let sha = sha256_hex(data);
+    let ext = kind.extension;
     let file_name = format!("{sha}.{ext}");
     let dir = site.media_dir.join(sha.get(..2).unwrap_or("00"));
     let dest = dir.join(&file_name);
@@ -583,7 +596,7 @@ fn copy_media(archive: &Archive, site: &Site, a: &Attachment) -> Result<Option<M
         };
         write().with_context(|| format!("Cannot write {}", dest.display()))?;
     }
-    Ok(Some(MediaFile {
+    Ok(Ok(MediaFile {
         url: format!(
             "{}/{}/{file_name}",
             site.media_url.trim_end_matches('/'),
@@ -591,11 +604,39 @@ fn copy_media(archive: &Archive, site: &Site, a: &Attachment) -> Result<Option<M
         ),
         sha256: sha,
         file_name,
-        original_name: a.filename.clone(),
-        content_type: sniffed.map_or(a.content_type.clone(), |t| t.mime().to_string()),
-        is_image: sniffed.is_some(),
-        dimensions: sniffed.and_then(|_| image::dimensions(data)),
+        original_name: published_name(&a.filename, &kind),
+        content_type: kind.mime.to_string(),
+        is_image: photo,
+        dimensions: if photo { image::dimensions(data) } else { None },
     }))
+}
+
+/// The name a published file is shown and downloaded under: the sender's,
+/// cleaned (`names::safe_file_name`: no path, no invisible or bidi
+/// characters), with the extension of what the file is: a JPEG sent as
+/// `photo.php` is `photo.jpg`, a PDF sent as `report\u{202e}fdp.txt` is
+/// `reportfdp.pdf`.
+fn published_name(sent: &str, kind: &Publishable) -> String {
+    let safe = names::safe_file_name(Some(sent), "tep-dinh-kem", kind.mime);
+    let stem = match safe.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => {
+            let ext = ext.to_ascii_lowercase();
+            let same = ext == kind.extension
+                || matches!(
+                    (kind.extension, ext.as_str()),
+                    ("jpg", "jpeg" | "jpe" | "jfif")
+                        | ("ogg", "oga" | "opus")
+                        | ("mp4", "m4v")
+                        | ("m4a", "m4b")
+                );
+            if same {
+                return safe;
+            }
+            stem
+        }
+        _ => safe.as_str(),
+    };
+    format!("{stem}.{}", kind.extension)
 }
 
 /// Publishes what is due and takes down what is asked.
@@ -895,8 +936,8 @@ impl Publisher {
                     let mut withheld = Vec::new();
                     for (a, m) in all {
                         match m {
-                            Some(m) => kept.push((a.sha256.clone(), m)),
-                            None => withheld.push(a.filename.clone()),
+                            Ok(m) => kept.push((a.sha256.clone(), m)),
+                            Err(why) => withheld.push((clean_line(&a.filename), why)),
                         }
                     }
                     (kept, withheld)
@@ -906,12 +947,13 @@ impl Publisher {
         .context("The media copy task failed")??;
         let (media, withheld) = media;
         if !withheld.is_empty() {
-            tracing::warn!(ticket = %code, files = ?withheld, "photos left out: their location data cannot be removed");
+            tracing::warn!(ticket = %code, files = ?withheld.iter().map(|(name, _)| name).collect::<Vec<_>>(), "files left out of the publication");
         }
         let by_original: BTreeMap<String, String> = media
             .iter()
             .map(|(orig, m)| (orig.clone(), m.url.clone()))
             .collect();
+        // Images of files left out go; none points at the archive.
         let body_html = rewrite_images(&version.body_html, &by_original);
         let site_name = site_cfg
             .name
@@ -920,7 +962,7 @@ impl Publisher {
         let article = Article {
             origin: t.code.clone(),
             // Within the portal's column sizes (docs/site-schema.md).
-            title: truncate_chars(&t.title, 480),
+            title: truncate_chars(&clean_line(&t.title), 480),
             summary: summary(&version.body_text),
             body_html,
             author: truncate_chars(&t.author, 290),
@@ -1013,13 +1055,54 @@ fn classification(
     Ok(None)
 }
 
-/// Points the article's images at their published copies.
+/// Points the article's images at their published copies, and drops the
+/// images whose file is not published (`urls` maps the SHA-256 of each
+/// published attachment to its address): the portal's page never refers
+/// to the archive or to a file left out.
+///
+/// `html` is the sanitizer's output, so every `<img` is a tag (text has
+/// `&lt;`) and its attribute values are double-quoted with `"` escaped.
 fn rewrite_images(html: &str, urls: &BTreeMap<String, String>) -> String {
-    let mut out = html.to_string();
-    for (sha, url) in urls {
-        out = out.replace(&format!("{ATTACHMENT_SCHEME}{sha}"), &escape_html(url));
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("<img") {
+        let (before, tag_on) = rest.split_at(at);
+        out.push_str(before);
+        let end = tag_end(tag_on).unwrap_or(tag_on.len());
+        let (tag, after) = tag_on.split_at(end);
+        rest = after;
+        let needle = format!("src=\"{ATTACHMENT_SCHEME}");
+        let Some(src_at) = tag.find(&needle) else {
+            out.push_str(tag);
+            continue;
+        };
+        let value_at = src_at + needle.len();
+        let sha: String = tag
+            .get(value_at..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        if let Some(url) = urls.get(&sha) {
+            out.push_str(&tag.replacen(&format!("{ATTACHMENT_SCHEME}{sha}"), &escape_html(url), 1));
+        }
     }
+    out.push_str(rest);
     out
+}
+
+/// The length of the tag at the start of `s` (through its `>`), skipping
+/// `>` inside double-quoted attribute values; None when it does not end.
+fn tag_end(s: &str) -> Option<usize> {
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '>' if !quoted => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -1037,6 +1120,56 @@ mod tests {
             "dak-nong-ngay-hoi-dai-doan-ket"
         );
         assert_eq!(slugify("???"), "bai-viet");
+    }
+
+    #[test]
+    fn images_of_withheld_files_are_dropped() {
+        let kept = "a".repeat(64);
+        let left_out = "b".repeat(64);
+        let urls = BTreeMap::from([(
+            kept.clone(),
+            "https://portal.example.test/media/aa/x.jpg?a&b".to_string(),
+        )]);
+        let html = format!(
+            "<p>Ảnh <img src=\"attachment:{kept}\" alt=\"a > b\"> và \
+             <img alt=\"x\" src=\"attachment:{left_out}\"><img src=\"https://x.example/y.png\"></p>\
+             <p>attachment:{left_out} &lt;img src=\"attachment:{left_out}\"&gt;</p>"
+        );
+        assert_eq!(
+            rewrite_images(&html, &urls),
+            format!(
+                "<p>Ảnh <img src=\"https://portal.example.test/media/aa/x.jpg?a&amp;b\" alt=\"a > b\"> và \
+                 <img src=\"https://x.example/y.png\"></p>\
+                 <p>attachment:{left_out} &lt;img src=\"attachment:{left_out}\"&gt;</p>"
+            )
+        );
+        // A tag cut short (not from the sanitizer) cannot loop or panic.
+        assert_eq!(
+            rewrite_images("<p><img src=\"attach", &urls),
+            "<p><img src=\"attach"
+        );
+        assert_eq!(
+            rewrite_images(&format!("<img src=\"attachment:{left_out}"), &urls),
+            ""
+        );
+    }
+
+    #[test]
+    fn published_names_say_what_the_file_is() {
+        let jpeg = media::classify("x", b"\xFF\xD8\xFF\xE0").unwrap();
+        let pdf = media::classify("x", b"%PDF-1.4").unwrap();
+        assert_eq!(published_name("photo.php", &jpeg), "photo.jpg");
+        assert_eq!(
+            published_name("Ảnh cầu treo.JPEG", &jpeg),
+            "Ảnh cầu treo.JPEG"
+        );
+        assert_eq!(
+            published_name("report\u{202e}fdp.txt", &pdf),
+            "reportfdp.pdf"
+        );
+        assert_eq!(published_name("Báo cáo", &pdf), "Báo cáo.pdf");
+        assert_eq!(published_name("\u{200b}", &pdf), "tep-dinh-kem.pdf");
+        assert_eq!(published_name(".htaccess", &pdf), "htaccess.pdf");
     }
 
     #[test]

@@ -1181,14 +1181,14 @@ async fn apply(
 
 /// Marks a ticket published (after the portal's transaction committed) and
 /// tells the sender, with the link, and the approver, with how to take it
-/// down.
+/// down; `withheld` names the files left off the portal and why.
 pub async fn mark_published(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     ticket_id: i64,
     slug: &str,
     url: &str,
-    withheld: &[String],
+    withheld: &[(String, crate::content::media::Withheld)],
 ) -> Result<()> {
     let now = ctx.now.as_millisecond();
     let mut t = load(conn, ticket_id).await?;
@@ -1224,6 +1224,12 @@ pub async fn mark_published(
     )
     .await?;
     if !withheld.is_empty() {
+        // One entry naming every file left out and why.
+        let detail = withheld
+            .iter()
+            .map(|(name, why)| format!("{name} — {why}"))
+            .collect::<Vec<_>>()
+            .join("; ");
         add_event(
             conn,
             ticket_id,
@@ -1231,10 +1237,7 @@ pub async fn mark_published(
             event::MEDIA_WITHHELD,
             "bientap",
             None,
-            &format!(
-                "not published, location data could not be removed: {}",
-                withheld.join(", ")
-            ),
+            &format!("not published on the portal: {detail}"),
             "",
         )
         .await?;

@@ -766,3 +766,462 @@ async fn windows_publish_in_approval_order() {
     site.pool().close().await;
     store.close().await;
 }
+
+/// A MIME part for `submission_with`: content type, file name (sent
+/// RFC 2231-encoded, so any character survives), optional Content-ID,
+/// bytes.
+struct Attached<'a> {
+    content_type: &'a str,
+    name: &'a str,
+    cid: Option<&'a str>,
+    data: Vec<u8>,
+}
+
+fn rfc2231(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A submission with a plain and an HTML body and these attachments;
+/// `from_name` and `subject` are sent base64-encoded as they are.
+fn submission_with(
+    from: &str,
+    from_name: &str,
+    to: &str,
+    subject: &str,
+    text: &str,
+    html: &str,
+    parts: &[Attached<'_>],
+) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let wrap = |data: &[u8]| -> String {
+        b64.encode(data)
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
+            .collect()
+    };
+    let mut raw = format!(
+        "From: =?utf-8?b?{}?= <{from}>\r\nTo: {to}\r\nSubject: =?utf-8?b?{}?=\r\n\
+         Date: Tue, 24 Nov 2026 09:00:00 +0700\r\nMessage-ID: <{}@collab.example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+         --alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\
+         --alt\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\
+         --alt--\r\n",
+        b64.encode(from_name),
+        b64.encode(subject),
+        unique("submission"),
+        wrap(text.as_bytes()),
+        wrap(html.as_bytes()),
+    );
+    for p in parts {
+        raw.push_str(&format!(
+            "--outer\r\nContent-Type: {}\r\nContent-Transfer-Encoding: base64\r\n{}\
+             Content-Disposition: attachment; filename*=utf-8''{}\r\n\r\n{}",
+            p.content_type,
+            p.cid
+                .map(|c| format!("Content-ID: <{c}>\r\n"))
+                .unwrap_or_default(),
+            rfc2231(p.name),
+            wrap(&p.data),
+        ));
+    }
+    raw.push_str("--outer--\r\n");
+    raw.into_bytes()
+}
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// The extensions bientap writes into the media directory.
+const PUBLISHED_EXTENSIONS: &[&str] = &[
+    "jpg", "png", "webp", "gif", "pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "doc", "xls",
+    "ppt", "mp3", "aac", "m4a", "ogg", "flac", "wav", "mp4", "mov", "3gp", "ogv", "webm", "mkv",
+];
+
+/// Invariant 8: web pages, scripts, SVG and anything else that a web
+/// server could run or show as a page stay on the ticket; photos (by their
+/// bytes, whatever their name) and the PDF are published under the
+/// extension of what they are; the history names what was left out; the
+/// body keeps no image of it.
+#[tokio::test]
+async fn only_safe_media_reach_the_portal() {
+    let stack = stack();
+    let p = People::new("safemedia");
+    let dir = tempfile::tempdir().unwrap();
+    let site_url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let b = board(stack, &p, &site_url, "publish = \"immediately\"");
+    let mut daemon = b.start();
+    let photo = std::fs::read(manifest_dir().join("fixtures/images/gps.jpg")).unwrap();
+    let plain = std::fs::read(manifest_dir().join("fixtures/images/plain.jpg")).unwrap();
+    let svg = b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(document.cookie)\"><circle r=\"5\"/></svg>\n";
+    let parts = [
+        Attached {
+            content_type: "application/x-php",
+            name: "shell.php",
+            cid: None,
+            data: b"<?php system($_GET['c']); ?>\n".to_vec(),
+        },
+        Attached {
+            content_type: "text/html; charset=utf-8",
+            name: "page.html",
+            cid: None,
+            data: b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>\n"
+                .to_vec(),
+        },
+        Attached {
+            content_type: "text/html",
+            name: "x.htm",
+            cid: None,
+            data: b"<HTML><BODY onload=\"alert(1)\">x</BODY></HTML>\n".to_vec(),
+        },
+        Attached {
+            content_type: "image/svg+xml",
+            name: "image.svg",
+            cid: Some("ve@collab.example.test"),
+            data: svg.to_vec(),
+        },
+        Attached {
+            content_type: "text/html",
+            name: "a.shtml",
+            cid: None,
+            data: b"<!--#exec cmd=\"id\" --><p>SSI</p>\n".to_vec(),
+        },
+        Attached {
+            content_type: "application/xhtml+xml",
+            name: "b.xhtml",
+            cid: None,
+            data: b"<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></html>\n"
+                .to_vec(),
+        },
+        Attached {
+            content_type: "application/x-php",
+            name: "photo.php",
+            cid: None,
+            data: plain.clone(),
+        },
+        Attached {
+            content_type: "application/pdf",
+            name: "Báo cáo.pdf",
+            cid: None,
+            data: PDF.to_vec(),
+        },
+        Attached {
+            content_type: "image/jpeg",
+            name: "Cầu treo.jpg",
+            cid: Some("anh@collab.example.test"),
+            data: photo.clone(),
+        },
+    ];
+    let plain_text = "Sáng 24/11, xã Ea Sô khánh thành cầu treo buôn Ly qua suối Ea Krông.\n\n\
+                Bài, ảnh: Nguyễn Văn An\nNguồn: UBND xã Ea Sô\n";
+    let html = "<p>Sáng 24/11, xã Ea Sô khánh thành cầu treo buôn Ly qua suối Ea Krông.</p>\
+                <p><img src=\"cid:anh@collab.example.test\" alt=\"Cầu treo\"></p>\
+                <p><img src=\"cid:ve@collab.example.test\" alt=\"Sơ đồ\"></p>\
+                <p>Bài, ảnh: Nguyễn Văn An<br>Nguồn: UBND xã Ea Sô</p>";
+    let raw = submission_with(
+        &p.ctv,
+        "Nguyễn Văn An",
+        &p.board,
+        "Khánh thành cầu treo buôn Ly",
+        plain_text,
+        html,
+        &parts,
+    );
+    let (note, code) = submit(stack, &p, &raw).await;
+    // The reviewer has every file.
+    let store = b.store().await;
+    let t = store.ticket(&code).await.unwrap().unwrap();
+    store.close().await;
+    let attached: Vec<String> = t.versions[0]
+        .attachments
+        .iter()
+        .map(|a| a.filename.clone())
+        .collect();
+    assert_eq!(attached.len(), parts.len(), "{attached:?}");
+    let svg_sha = t.versions[0]
+        .attachments
+        .iter()
+        .find(|a| a.filename == "image.svg")
+        .unwrap()
+        .sha256
+        .clone();
+    assert!(
+        t.versions[0]
+            .body_html
+            .contains(&format!("attachment:{svg_sha}")),
+        "the body shows the drawing to the reviewer: {}",
+        t.versions[0].body_html
+    );
+    stack.answer(&note, &p.head, "DUYỆT");
+    let detail = b.wait_state(&code, "published", &mut daemon).await;
+
+    // The media directory: the two photos and the PDF, named by what they are.
+    let files = media_files(&media_dir(&b));
+    let mut extensions: Vec<String> = files
+        .iter()
+        .map(|f| f.extension().unwrap().to_str().unwrap().to_string())
+        .collect();
+    extensions.sort();
+    assert_eq!(extensions, ["jpg", "jpg", "pdf"], "{files:?}");
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let (stem, ext) = name.split_once('.').unwrap();
+        assert!(
+            stem.len() == 64 && stem.chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
+        assert!(PUBLISHED_EXTENSIONS.contains(&ext), "{name}");
+        let bytes = std::fs::read(f).unwrap();
+        assert_eq!(bientap::store::archive::sha256_hex(&bytes), stem);
+        assert!(!bientap::content::image::has_gps(&bytes), "{name}");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("<script")
+                && !String::from_utf8_lossy(&bytes).contains("<?php")
+                && !String::from_utf8_lossy(&bytes).contains("<svg"),
+            "{name}"
+        );
+    }
+
+    // The site's rows: sniffed types, cleaned names with the right extension.
+    let site = SiteDb::open(&site_url).await.unwrap();
+    let media: Vec<(String, String, String, i64)> = rows(
+        &site,
+        "SELECT original_name, content_type, file_name, is_image FROM media ORDER BY position",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            text(r, "original_name").unwrap(),
+            text(r, "content_type").unwrap(),
+            text(r, "file_name").unwrap(),
+            r.try_get::<i64, _>("is_image").unwrap(),
+        )
+    })
+    .collect();
+    let described: Vec<(&str, &str, i64)> = media
+        .iter()
+        .map(|(n, t, _, i)| (n.as_str(), t.as_str(), *i))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("photo.jpg", "image/jpeg", 1),
+            ("Báo cáo.pdf", "application/pdf", 0),
+            ("Cầu treo.jpg", "image/jpeg", 1),
+        ]
+    );
+    for (_, content_type, file_name, _) in &media {
+        let ext = file_name.rsplit_once('.').unwrap().1;
+        assert_eq!(
+            ext,
+            if content_type == "application/pdf" {
+                "pdf"
+            } else {
+                "jpg"
+            }
+        );
+        assert!(
+            files.iter().any(|f| f.ends_with(file_name)),
+            "{file_name} is in the media directory"
+        );
+    }
+
+    // The body shows the photo from the portal and nothing of the drawing.
+    let body = text(
+        &rows(&site, "SELECT body_html FROM articles").await[0],
+        "body_html",
+    )
+    .unwrap();
+    assert!(!body.contains("attachment:"), "{body}");
+    assert!(!body.contains(&svg_sha), "{body}");
+    assert!(
+        !body.contains("Sơ đồ"),
+        "the drawing's image is gone: {body}"
+    );
+    assert_eq!(body.matches("<img").count(), 1, "{body}");
+    let photo_url = text(
+        &rows(
+            &site,
+            "SELECT url FROM media WHERE original_name = 'Cầu treo.jpg'",
+        )
+        .await[0],
+        "url",
+    )
+    .unwrap();
+    assert!(body.contains(&photo_url), "{body}");
+
+    // The history says what was left out and why.
+    let withheld: Vec<&bientap::store::EventInfo> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "media_withheld")
+        .collect();
+    assert_eq!(withheld.len(), 1, "{:#?}", detail.events);
+    let said = &withheld[0].detail;
+    for name in [
+        "shell.php",
+        "page.html",
+        "x.htm",
+        "image.svg",
+        "a.shtml",
+        "b.xhtml",
+    ] {
+        assert!(said.contains(name), "{name} not named: {said}");
+    }
+    for name in ["photo.php", "Báo cáo.pdf", "Cầu treo.jpg"] {
+        assert!(!said.contains(name), "{name} was published: {said}");
+    }
+    assert!(said.contains("SVG drawing"), "{said}");
+    assert!(said.contains("web page"), "{said}");
+    let shown = String::from_utf8(b.cli(&["tickets", "show", &code]).stdout).unwrap();
+    assert!(
+        shown.contains("media_withheld") && shown.contains("image.svg"),
+        "{shown}"
+    );
+    site.pool().close().await;
+    daemon.stop();
+}
+
+/// Bidi overrides and invisible characters in a subject, a sender's name,
+/// the text and a file name: neither `tickets show`, nor the reviewer's
+/// mail, nor the portal's rows carry them; Vietnamese stays as it was.
+#[tokio::test]
+async fn invisible_characters_never_reach_names_on_mariadb() {
+    const HIDDEN: &[char] = &[
+        '\u{202E}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200E}', '\u{200F}',
+        '\u{FEFF}', '\u{2060}',
+    ];
+    let hidden = |s: &str| s.chars().find(|c| HIDDEN.contains(c));
+    let stack = stack();
+    let p = People::new("bidinames");
+    let db = MysqlDatabase::create().await;
+    let b = board(stack, &p, &db.url, "publish = \"immediately\"");
+    let mut daemon = b.start();
+    let photo = std::fs::read(manifest_dir().join("fixtures/images/gps.png")).unwrap();
+    let parts = [
+        // A PDF whose name reads "reporttxt.pdf" but ends in .txt.
+        Attached {
+            content_type: "application/pdf",
+            name: "report\u{202e}fdp.txt",
+            cid: None,
+            data: PDF.to_vec(),
+        },
+        Attached {
+            content_type: "image/png",
+            name: "Ảnh\u{200b} hiện trường\u{2066}.png",
+            cid: None,
+            data: photo,
+        },
+    ];
+    let plain_text = "Sáng 24/11, xã Ea Sô tổ chức \u{202e}hội nghị\u{202c} tổng kết công tác năm 2026.\n\n\
+                Bài, ảnh: Nguyễn\u{200b} Thị Ánh Tuyết\nNguồn: UBND xã Ea Sô\n";
+    let html = "<p>Sáng 24/11, xã Ea Sô tổ chức &#x202E;hội nghị&#x202C; tổng kết công tác năm 2026.</p>\
+                <p>Bài, ảnh: Nguyễn Thị Ánh Tuyết<br>Nguồn: UBND xã Ea Sô</p>";
+    let raw = submission_with(
+        &p.ctv,
+        "Trần\u{202e} Đức Lượng",
+        &p.board,
+        "Hội nghị\u{200b} tổng kết\u{202e} năm 2026",
+        plain_text,
+        html,
+        &parts,
+    );
+    let (note, code) = submit(stack, &p, &raw).await;
+
+    // The reviewer's mail, as it arrived: no invisible character in a
+    // name, no bidi override in the text (a zero-width space in the text is
+    // writing, and stays).
+    assert_eq!(hidden(&note.subject), None, "{:?}", note.subject);
+    for line in note
+        .text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Tiêu đề") || l.trim_start().starts_with("- "))
+    {
+        assert_eq!(hidden(line), None, "{line:?}");
+    }
+    let reordering = |s: &str| {
+        s.chars()
+            .find(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    };
+    assert_eq!(reordering(&note.text), None, "{:?}", note.text);
+    assert_eq!(reordering(note.html.as_deref().unwrap_or_default()), None);
+    for name in &note.attachments {
+        assert_eq!(hidden(name), None, "{name:?}");
+    }
+    assert!(
+        note.subject.contains("Hội nghị tổng kết năm 2026"),
+        "{}",
+        note.subject
+    );
+    assert!(note.text.contains("reportfdp.txt"), "{}", note.text);
+
+    // The console.
+    let out = b.cli(&["tickets", "show", &code, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(reordering(&json), None, "{json}");
+    assert!(!json.to_lowercase().contains("\\u202e"), "{json}");
+    let shown: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(shown["title"], "Hội nghị tổng kết năm 2026", "{json}");
+    assert_eq!(shown["sender_name"], "Trần Đức Lượng", "{json}");
+    let names: Vec<&str> = shown["versions"][0]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["reportfdp.txt", "Ảnh hiện trường.png"]);
+    for key in ["title", "subject", "sender_name", "author", "source"] {
+        let value = shown[key].as_str().unwrap_or_default();
+        assert_eq!(hidden(value), None, "{key}: {value:?}");
+    }
+    let plain = String::from_utf8(b.cli(&["tickets", "show", &code]).stdout).unwrap();
+    assert_eq!(reordering(&plain), None, "{plain}");
+    for line in plain
+        .lines()
+        .filter(|l| !l.starts_with("  ") || l.starts_with("  attachment:"))
+    {
+        assert_eq!(hidden(line), None, "{line:?}");
+    }
+
+    // The portal.
+    stack.answer(&note, &p.head, "DUYỆT");
+    b.wait_state(&code, "published", &mut daemon).await;
+    let site = SiteDb::open(&db.url).await.unwrap();
+    let names: Vec<String> = rows(&site, "SELECT original_name FROM media ORDER BY position")
+        .await
+        .iter()
+        .map(|r| text(r, "original_name").unwrap())
+        .collect();
+    assert_eq!(names, ["reportfdp.pdf", "Ảnh hiện trường.png"]);
+    let row = &rows(&site, "SELECT title, body_html, author FROM articles").await[0];
+    let title = text(row, "title").unwrap();
+    assert_eq!(title, "Hội nghị tổng kết năm 2026");
+    let body = text(row, "body_html").unwrap();
+    assert_eq!(reordering(&body), None, "{body}");
+    assert!(body.contains("hội nghị tổng kết công tác"), "{body}");
+    assert_eq!(text(row, "author").unwrap(), "Nguyễn Thị Ánh Tuyết");
+    let types: Vec<String> = rows(&site, "SELECT content_type FROM media ORDER BY position")
+        .await
+        .iter()
+        .map(|r| text(r, "content_type").unwrap())
+        .collect();
+    assert_eq!(types, ["application/pdf", "image/png"]);
+    site.pool().close().await;
+    daemon.stop();
+}

@@ -17,7 +17,7 @@ use html5ever::tokenizer::{
     TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-use crate::text::{clean_text, escape_html};
+use crate::text::{clean_text, escape_html, without_bidi_overrides};
 
 /// The scheme that points an `<img>` at an archived attachment.
 pub const ATTACHMENT_SCHEME: &str = "attachment:";
@@ -126,7 +126,14 @@ pub fn sanitize(html: &str, cid_map: &BTreeMap<String, String>) -> String {
                 _ => Some(value.into()),
             },
         );
-    builder.clean(&clean_text(html)).to_string()
+    let clean = builder.clean(&clean_text(html)).to_string();
+    // Cleaned again on the way out, without normalizing: character
+    // references (`&#x202E;`) are characters only once parsed, and bidi
+    // overrides must not reorder what the reviewer and the portal's readers
+    // see (text::clean_text). U+0338 is written as a reference, as
+    // `escape_html` does: after a tag's `>` it would compose with it if
+    // anything normalized the HTML later, and eat the end of the tag.
+    without_bidi_overrides(&clean).replace('\u{338}', "&#x338;")
 }
 
 fn is_number_attr(attribute: &str) -> bool {
@@ -443,6 +450,39 @@ mod tests {
         assert!(clean.contains("<p>Tin <b>mới</b></p>"), "{clean}");
         assert!(clean.contains(r#"href="https://example.vn/a""#), "{clean}");
         assert!(clean.contains("noopener"), "{clean}");
+    }
+
+    #[test]
+    fn bidi_overrides_are_neutralized() {
+        let clean = sanitize(
+            "<p dir=\"rtl\">Giá \u{202e}01.000\u{202c} đồng, &#x202E;gnp.exe&#8236; <bdo dir=\"rtl\">abc</bdo> &#x2067;x&#x2069;</p>",
+            &no_cids(),
+        );
+        assert_eq!(clean, "<p>Giá 01.000 đồng, gnp.exe abc x</p>");
+        // A joiner in an emoji is writing, not a trick.
+        let family = "<p>👨\u{200d}👩\u{200d}👧</p>";
+        assert_eq!(sanitize(family, &no_cids()), family);
+    }
+
+    #[test]
+    fn normalizing_the_output_later_cannot_break_a_tag() {
+        // NFC composes ">" + U+0338 into "≯": a sanitized "<p>" followed by
+        // the mark, normalized later (the legacy-encoding conversion does),
+        // would become "<p≯ onmouseover=…".
+        for dirty in [
+            "<p>&#x338; onmouseover=alert(1) x</p>",
+            "<p><b>&#824;</b> onmouseover=alert(1)</p>",
+        ] {
+            let clean = sanitize(dirty, &no_cids());
+            let normalized = crate::text::nfc(&clean);
+            assert!(!normalized.contains('≯'), "{normalized}");
+            assert_eq!(sanitize(&normalized, &no_cids()), clean, "{normalized}");
+        }
+        let html = text_to_html("\u{338} onmouseover=alert(1)");
+        assert_eq!(
+            crate::text::nfc(&html),
+            "<p>&#x338; onmouseover=alert(1)</p>\n"
+        );
     }
 
     #[test]

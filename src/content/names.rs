@@ -1,9 +1,12 @@
 //! Safe attachment file names.
 //!
 //! A name from a mail is a hint, never a path: directory parts, control
-//! characters and characters that Windows or shells treat specially are
-//! removed, Vietnamese letters are kept (NFC), the length is bounded with the
-//! extension preserved, and an empty or reserved result gets a neutral name.
+//! characters, invisible characters (bidi controls such as the U+202E that
+//! makes `report\u{202e}fdp.txt` read "reporttxt.pdf", zero-width and other
+//! format characters: `text::clean_line`) and characters that Windows or
+//! shells treat specially are removed, Vietnamese letters are kept (NFC), the
+//! length is bounded with the extension preserved, and an empty or reserved
+//! result gets a neutral name.
 
 use crate::text::clean_line;
 
@@ -115,6 +118,29 @@ mod tests {
             safe_file_name(Some("what?<x>.pdf"), "f", ""),
             "what__x_.pdf"
         );
+    }
+
+    #[test]
+    fn invisible_characters_are_removed() {
+        // The name shows its real extension.
+        assert_eq!(
+            safe_file_name(Some("report\u{202e}fdp.txt"), "f", "text/plain"),
+            "reportfdp.txt"
+        );
+        assert_eq!(
+            safe_file_name(Some("Ảnh\u{200b} hiện\u{2066} trường\u{feff}.jpg"), "f", ""),
+            "Ảnh hiện trường.jpg"
+        );
+        // Nothing visible left: the neutral name.
+        assert_eq!(
+            safe_file_name(
+                Some("\u{202e}\u{200b}"),
+                "tep-dinh-kem-1",
+                "application/pdf"
+            ),
+            "tep-dinh-kem-1.pdf"
+        );
+        assert_eq!(safe_file_name(Some("\u{200b}.\u{202e}pdf"), "f", ""), "pdf");
     }
 
     #[test]

@@ -158,7 +158,19 @@ pub fn refine(mail: &mut Extracted<'_>, opts: &Options, stamps: StampScope<'_>) 
         out.converted = Some(enc);
     }
 
+    let digests: Vec<String> = mail.attachments.iter().map(|a| a.sha256.clone()).collect();
     check_photos(&mut mail.attachments, opts, &mut notes);
+    // A photo that lost its GPS data has a new digest: the body's image
+    // shows the cleaned copy (the one archived with the ticket, and the one
+    // published), not a digest no attachment has.
+    for (before, a) in digests.iter().zip(&mail.attachments) {
+        if *before != a.sha256 {
+            mail.body_html = mail.body_html.replace(
+                &format!("{}{before}", html::ATTACHMENT_SCHEME),
+                &format!("{}{}", html::ATTACHMENT_SCHEME, a.sha256),
+            );
+        }
+    }
     let cover = mail.body_text.clone();
     let chosen = choose_document(mail, &documents, opts.article_from);
     if let Some(i) = chosen
@@ -517,5 +529,38 @@ fn note_unread_formats(attachments: &[Part<'_>], notes: &mut Vec<String>) {
             "Tệp \"{}\" ({what}) được giữ nguyên làm tệp đính kèm, hệ thống chưa đọc được nội dung; người duyệt cần mở tệp để đọc.",
             a.filename
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inline_photo_cleaned_of_gps_stays_in_the_body() {
+        use base64::Engine;
+        let photo = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/images/gps.jpg"
+        ));
+        let raw = format!(
+            "From: a@x.vn\r\nSubject: Cầu treo\r\nMIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=r\r\n\r\n\
+             --r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Cầu mới <img src=\"cid:anh@x\"></p>\r\n\
+             --r\r\nContent-Type: image/jpeg\r\nContent-ID: <anh@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--r--\r\n",
+            base64::engine::general_purpose::STANDARD.encode(photo)
+        );
+        let msg = crate::content::parse(raw.as_bytes()).unwrap();
+        let mut mail = crate::content::extract(&msg);
+        let raw_sha = mail.attachments[0].sha256.clone();
+        refine(&mut mail, &Options::default(), StampScope::Whole);
+        let cleaned = &mail.attachments[0];
+        assert_ne!(cleaned.sha256, raw_sha, "GPS removed");
+        assert!(
+            mail.body_html
+                .contains(&format!("{}{}", html::ATTACHMENT_SCHEME, cleaned.sha256)),
+            "{}",
+            mail.body_html
+        );
+        assert!(!mail.body_html.contains(&raw_sha), "{}", mail.body_html);
     }
 }

@@ -656,7 +656,7 @@ pub fn default_lists() -> Vec<WordList> {
 // Dangerous attachments
 
 /// The compound file (OLE2) signature of .doc, .xls, .ppt and .msi files.
-const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+pub(crate) const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// Extensions a document is commonly disguised as ("bao-cao.pdf.exe").
 const DECOY_EXTENSIONS: [&str; 22] = [
@@ -683,8 +683,14 @@ const DECOY_EXTENSIONS: [&str; 22] = [
 /// spaces ignored as Windows ignores them, is a program, script, shortcut
 /// or macro-enabled Office format.
 pub fn attachment_danger(filename: &str, data: &[u8]) -> Option<String> {
-    let what = content_danger(data).or_else(|| name_danger(filename))?;
+    let what = danger(filename, data)?;
     Some(format!("attachment {filename:?} {what}"))
+}
+
+/// What `attachment_danger` finds, without the file's name in front: "is an
+/// executable (Windows PE)", "contains Word macros (word/vbaProject.bin)".
+pub(crate) fn danger(filename: &str, data: &[u8]) -> Option<String> {
+    content_danger(data).or_else(|| name_danger(filename))
 }
 
 /// What a file with extension `ext` (lower case) is, when it is dangerous.
@@ -882,7 +888,7 @@ fn compound_installer(data: &[u8]) -> Option<&'static str> {
 /// multiples of 512 bytes, so every entry starts at a multiple of 128 after
 /// the header; an entry holds its name in UTF-16LE, the name's length in
 /// bytes with the terminator at 64 and its type (storage or stream) at 66.
-fn compound_has_entry(data: &[u8], name: &str) -> bool {
+pub(crate) fn compound_has_entry(data: &[u8], name: &str) -> bool {
     let units: Vec<u16> = name.encode_utf16().collect();
     let Ok(name_bytes) = u16::try_from((units.len() + 1) * 2) else {
         return false;
