@@ -15,6 +15,8 @@
 //! - `api` sends consultation (customer-service) messages, refreshes tokens
 //!   and downloads the media a webhook points at, with every failure
 //!   classified by what the caller should do next.
+//! - `guard` decides where those downloads may go: Zalo's file hosts only,
+//!   never a private address, checked again at every redirect.
 //!
 //! This layer holds no state and stores nothing: keeping tokens, deduping
 //! webhooks by message id and turning submissions into tickets belong to the
@@ -22,4 +24,5 @@
 
 pub mod api;
 pub mod event;
+pub mod guard;
 pub mod signature;

@@ -15,7 +15,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::zalo::{FakeZalo, sign};
+use common::zalo::{FakeZalo, INTERNAL_SECRET, InternalService, LOOPBACK_DOWNLOADS, sign};
 use common::*;
 use serde_json::json;
 
@@ -25,7 +25,9 @@ const SECRET: &str = "oa-secret-key-for-tests";
 const PATH: &str = "/zalo/webhook";
 
 /// A board at `address` with Zalo pointed at `fake`; its mailbox is
-/// `mailbox`; `extra` is more configuration.
+/// `mailbox`; `extra` is more configuration; `downloads` the `[zalo]` lines
+/// saying where files may be downloaded from ([`LOOPBACK_DOWNLOADS`] to
+/// reach the fake).
 fn zalo_board(
     fake: &FakeZalo,
     address: &str,
@@ -33,12 +35,13 @@ fn zalo_board(
     members: &str,
     quiet: &str,
     extra: &str,
+    downloads: &str,
 ) -> Board {
     let zalo = format!(
         "{extra}\n[zalo]\napp_id = \"{APP}\"\noa_id = \"{OA}\"\nsecret_key_file = \"zalo-secret\"\n\
          refresh_token_file = \"zalo-refresh\"\naccess_token_file = \"zalo-access\"\n\
          listen = \"127.0.0.1:0\"\npath = \"{PATH}\"\nquiet_window = \"{quiet}\"\n\
-         api_base = \"{0}\"\noauth_base = \"{0}\"\n",
+         api_base = \"{0}\"\noauth_base = \"{0}\"\n{downloads}",
         fake.base
     );
     let b = Board::with_members(address, mailbox, None, members, &zalo);
@@ -50,6 +53,10 @@ fn zalo_board(
 }
 
 fn maildir_board(fake: &FakeZalo, quiet: &str) -> Board {
+    maildir_board_with(fake, quiet, LOOPBACK_DOWNLOADS)
+}
+
+fn maildir_board_with(fake: &FakeZalo, quiet: &str, downloads: &str) -> Board {
     let md = tempfile::tempdir().unwrap().keep();
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(md.join(sub)).unwrap();
@@ -61,6 +68,7 @@ fn maildir_board(fake: &FakeZalo, quiet: &str) -> Board {
         DEFAULT_MEMBERS,
         quiet,
         "",
+        downloads,
     )
 }
 
@@ -449,6 +457,7 @@ fn reviewed_board(stack: &'static MailStack, tag: &str) -> (People, FakeZalo, Bo
         &p.members(),
         "10m",
         "[review]\ndefault_approver = \"head\"\n",
+        LOOPBACK_DOWNLOADS,
     );
     (p, fake, b)
 }
@@ -664,4 +673,161 @@ async fn quarantined_zalo_submission_is_released_to_its_sender() {
     assert_eq!(to, user);
     assert!(text.contains(&tickets[0].code), "{text}");
     daemon.stop();
+}
+
+/// An image event, as Zalo sends it, naming `url`.
+fn image_event(user: &str, msg_id: &str, url: &str) -> String {
+    event(
+        "user_send_image",
+        user,
+        now_ms(),
+        json!({"msg_id": msg_id, "attachments": [{"type": "image", "payload": {"url": url, "thumbnail": url}}]}),
+    )
+}
+
+/// A file event naming `url`.
+fn file_event(user: &str, msg_id: &str, url: &str, name: &str) -> String {
+    event(
+        "user_send_file",
+        user,
+        now_ms(),
+        json!({"msg_id": msg_id, "attachments": [{"type": "file", "payload": {"url": url, "name": name, "size": "40", "type": "txt"}}]}),
+    )
+}
+
+/// The ticket's first version's notes and the names of its attachments,
+/// after checking that nothing of the internal service reached them.
+async fn refused_downloads(b: &Board, code: &str) -> (Vec<String>, Vec<String>) {
+    let store = b.store().await;
+    let detail = store.ticket(code).await.unwrap().unwrap();
+    store.close().await;
+    let v = &detail.versions[0];
+    assert!(!v.body_text.contains(INTERNAL_SECRET), "{}", v.body_text);
+    let refused: Vec<String> = v
+        .notes
+        .iter()
+        .filter(|n| n.contains("bị từ chối"))
+        .cloned()
+        .collect();
+    let attached = v.attachments.iter().map(|a| a.filename.clone()).collect();
+    (refused, attached)
+}
+
+/// Whoever holds the OA secret key can sign an event naming any address.
+/// With the production default (no private addresses), a file URL whose
+/// host is on `zalo.download_hosts` but resolves to loopback, an IP host,
+/// and the user-info trick are all refused: the internal service is never
+/// contacted, the ticket is made without the files, and the reviewer reads
+/// why.
+#[tokio::test]
+async fn signed_event_cannot_make_the_server_fetch_internal_addresses() {
+    let internal = InternalService::start();
+    let port = internal.port;
+    let fake = FakeZalo::start(APP, SECRET, "access-1", "refresh-1");
+    let b = maildir_board_with(
+        &fake,
+        "10m",
+        "download_hosts = [\"localhost\", \"127.0.0.1\", \"*.zdn.vn\"]\n",
+    );
+    let mut daemon = b.start();
+    let addr = b.running("zalo");
+    let user = "9000000000000000008";
+    send(&addr, user, "i1", "Tin về hội nghị cán bộ chủ chốt.");
+    for body in [
+        image_event(user, "i2", &format!("http://localhost:{port}/admin")),
+        file_event(
+            user,
+            "i3",
+            &format!("http://127.0.0.1:{port}/latest/meta-data/"),
+            "meta.txt",
+        ),
+        file_event(
+            user,
+            "i4",
+            &format!("http://f21-zpc.zdn.vn@127.0.0.1:{port}/x"),
+            "bai.txt",
+        ),
+    ] {
+        assert_eq!(post(&addr, &body, Some(SECRET)), 200);
+    }
+    send(&addr, user, "i5", "GỬI");
+    let tickets = zalo_tickets(&b, 1, &mut daemon).await;
+    assert_eq!(internal.hits(), 0, "the internal service was contacted");
+    let (refused, attached) = refused_downloads(&b, &tickets[0].code).await;
+    assert!(attached.is_empty(), "{attached:?}");
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .any(|n| n.contains("anh-1") && n.contains("mạng nội bộ")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|n| n.contains("meta.txt") && n.contains("địa chỉ IP")),
+        "{refused:?}"
+    );
+    let log = daemon.log_text();
+    assert!(log.contains("Zalo file address refused"), "{log}");
+    assert!(
+        log.contains("resolves to 127.0.0.1") || log.contains("resolves to ::1"),
+        "{log}"
+    );
+    daemon.stop();
+    assert_eq!(internal.hits(), 0);
+}
+
+/// Downloads go only to listed hosts, and so does every redirect: a host
+/// not on the list is refused, a listed host's redirect to one that is not
+/// is stopped before the second hop, and a redirect within the list is
+/// followed (the board here opts in to loopback so that the fake Zalo can
+/// serve files).
+#[tokio::test]
+async fn downloads_and_their_redirects_stay_on_the_listed_hosts() {
+    let internal = InternalService::start();
+    let port = internal.port;
+    let fake = FakeZalo::start(APP, SECRET, "access-1", "refresh-1");
+    let b = maildir_board_with(&fake, "10m", LOOPBACK_DOWNLOADS);
+    let mut daemon = b.start();
+    let addr = b.running("zalo");
+    let user = "9000000000000000009";
+    let photo = std::fs::read(manifest_dir().join("fixtures/images/plain.jpg")).unwrap();
+    let served = fake.serve("that.jpg", "image/jpeg", photo);
+    let away = fake.redirect("away", &format!("http://localhost:{port}/admin"));
+    let within = fake.redirect("within", &served);
+    send(&addr, user, "r1", "Tin về lễ khánh thành cầu treo.");
+    for body in [
+        image_event(user, "r2", &format!("http://localhost:{port}/x")),
+        image_event(user, "r3", &away),
+        image_event(user, "r4", &within),
+    ] {
+        assert_eq!(post(&addr, &body, Some(SECRET)), 200);
+    }
+    send(&addr, user, "r5", "GỬI");
+    let tickets = zalo_tickets(&b, 1, &mut daemon).await;
+    assert_eq!(internal.hits(), 0, "the internal service was contacted");
+    let (refused, attached) = refused_downloads(&b, &tickets[0].code).await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    // Not listed, named in the event.
+    assert!(
+        refused
+            .iter()
+            .any(|n| n.contains("localhost") && !n.contains("chuyển hướng")),
+        "{refused:?}"
+    );
+    // Not listed, reached by a redirect.
+    assert!(
+        refused
+            .iter()
+            .any(|n| n.contains("localhost") && n.contains("chuyển hướng")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        attached.len(),
+        1,
+        "the redirect within the list: {attached:?}"
+    );
+    daemon.stop();
+    assert_eq!(internal.hits(), 0);
 }

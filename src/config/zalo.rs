@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::zalo::guard::{HostPattern, Policy};
+
 use super::{
     Interval, Size, non_empty_env, parse_interval, parse_size, read_secret, resolve_secret_path,
 };
@@ -30,6 +32,8 @@ pub(super) struct RawZalo {
     download_timeout: Option<Interval>,
     api_base: Option<String>,
     oauth_base: Option<String>,
+    download_hosts: Option<Vec<String>>,
+    allow_private_downloads: Option<bool>,
 }
 
 /// The Zalo OA channel, when enabled.
@@ -55,6 +59,9 @@ pub struct Zalo {
     pub download_timeout: Duration,
     pub api_base: String,
     pub oauth_base: String,
+    /// Where photos and files named in webhooks may be downloaded from:
+    /// `download_hosts` and `allow_private_downloads`.
+    pub downloads: Policy,
 }
 
 impl std::fmt::Debug for Zalo {
@@ -67,6 +74,7 @@ impl std::fmt::Debug for Zalo {
             .field("quiet_window", &self.quiet_window)
             .field("api_base", &self.api_base)
             .field("oauth_base", &self.oauth_base)
+            .field("downloads", &self.downloads)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +130,30 @@ fn base_url(
         problems.push(format!("`{key}` = \"{v}\" is not an http(s) URL"));
     }
     v.to_string()
+}
+
+/// `download_hosts` (default: Zalo's file hosts) and
+/// `allow_private_downloads` (default: false).
+fn downloads(r: &RawZalo, problems: &mut Vec<String>) -> Option<Policy> {
+    let allow_private = r.allow_private_downloads.unwrap_or(false);
+    let Some(hosts) = &r.download_hosts else {
+        return Some(Policy::new(
+            Policy::default().hosts().to_vec(),
+            allow_private,
+        ));
+    };
+    let mut patterns = Vec::with_capacity(hosts.len());
+    let mut bad = false;
+    for host in hosts {
+        match HostPattern::parse(host) {
+            Ok(pattern) => patterns.push(pattern),
+            Err(why) => {
+                problems.push(format!("`zalo.download_hosts`: {why}"));
+                bad = true;
+            }
+        }
+    }
+    (!bad).then(|| Policy::new(patterns, allow_private))
 }
 
 pub(super) fn resolve_zalo(
@@ -218,6 +250,7 @@ pub(super) fn resolve_zalo(
         &official.oauth_base,
         problems,
     );
+    let downloads = downloads(r, problems);
     Some(Zalo {
         app_id: app_id?,
         oa_id: oa_id?,
@@ -232,5 +265,83 @@ pub(super) fn resolve_zalo(
         download_timeout: download_timeout?,
         api_base,
         oauth_base,
+        downloads: downloads?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A minimal board with `[zalo]` and `extra` lines in it.
+    fn load(extra: &str) -> Result<Config, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("zalo-secret"), "secret").unwrap();
+        std::fs::write(dir.path().join("zalo-refresh"), "refresh").unwrap();
+        let text = format!(
+            r#"
+            [board]
+            name = "Ban biên tập"
+            address = "bbt@example.gov.vn"
+            [maildir]
+            path = "/srv/mail/bbt"
+            [storage]
+            state_dir = "{state}"
+            [[members]]
+            name = "Trưởng ban"
+            email = "tb@example.gov.vn"
+            roles = ["head"]
+            [zalo]
+            app_id = "1"
+            oa_id = "2"
+            secret_key_file = "zalo-secret"
+            refresh_token_file = "zalo-refresh"
+            {extra}
+            "#,
+            state = dir.path().display()
+        );
+        Config::from_toml(&dir.path().join("bientap.toml"), &text).map_err(|e| e.problems)
+    }
+
+    #[test]
+    fn downloads_default_to_zalos_hosts_and_public_addresses() {
+        let z = load("").unwrap().zalo.unwrap();
+        assert_eq!(z.downloads, Policy::default());
+        assert!(!z.downloads.allows_private());
+    }
+
+    #[test]
+    fn download_hosts_and_the_opt_in() {
+        let z = load(
+            "download_hosts = [\"127.0.0.1\", \"*.Example.VN\"]\nallow_private_downloads = true",
+        )
+        .unwrap()
+        .zalo
+        .unwrap();
+        assert_eq!(
+            z.downloads.hosts(),
+            [
+                HostPattern::Exact("127.0.0.1".into()),
+                HostPattern::Suffix("example.vn".into())
+            ]
+        );
+        assert!(z.downloads.allows_private());
+    }
+
+    #[test]
+    fn malformed_download_hosts_are_reported() {
+        let problems =
+            load("download_hosts = [\"https://f1.zdn.vn/\", \"*.vn\", \"f1.zdn.vn\"]").unwrap_err();
+        let all = problems.join("\n");
+        assert!(all.contains("zalo.download_hosts"), "{all}");
+        assert!(all.contains("https://f1.zdn.vn/"), "{all}");
+        assert!(all.contains("too broad"), "{all}");
+        let problems = load("allow_private_downloads = \"yes\"").unwrap_err();
+        assert!(
+            problems.join("\n").contains("allow_private_downloads"),
+            "{problems:?}"
+        );
+    }
 }

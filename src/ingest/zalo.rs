@@ -38,7 +38,7 @@ use crate::store::Store;
 use crate::store::archive::{Archive, Batch};
 use crate::text;
 use crate::workflow::{Settings, link};
-use crate::zalo::api::{ApiError, Client, Endpoints};
+use crate::zalo::api::{Client, DownloadError, Endpoints};
 use crate::zalo::event::{self, Event, Parsed, Part};
 use crate::zalo::signature;
 
@@ -493,7 +493,7 @@ impl Collector {
                 };
                 match self
                     .client
-                    .download(url, z.max_file_size, z.download_timeout)
+                    .download(url, &z.downloads, z.max_file_size, z.download_timeout)
                     .await
                 {
                     Ok(d) => files.push(File {
@@ -501,9 +501,20 @@ impl Collector {
                         content_type: d.content_type,
                         bytes: d.bytes,
                     }),
-                    Err(ApiError::Transient(e)) | Err(ApiError::Token(e)) if patient => {
+                    Err(DownloadError::Transient(e)) if patient => {
                         tracing::warn!(user = %user, error = %e, "Zalo file not downloaded yet; the submission waits");
                         return Ok(false);
+                    }
+                    Err(DownloadError::Refused(refusal)) => {
+                        // Nothing was sent to that address. A signed event
+                        // naming it means the OA secret key is in the
+                        // wrong hands, or Zalo serves files from a host
+                        // missing from zalo.download_hosts.
+                        tracing::warn!(user = %user, file = %name, host = %refusal.host, reason = %refusal, "Zalo file address refused (is the OA secret key safe? is zalo.download_hosts complete?); the submission goes ahead without it");
+                        notes.push(format!(
+                            "Không tải được tệp {name} gửi qua Zalo: địa chỉ của tệp bị từ chối vì {}. Tệp không được tải về; nếu cần, đề nghị người gửi gửi lại.",
+                            refusal.vietnamese()
+                        ));
                     }
                     Err(e) => {
                         tracing::warn!(user = %user, file = %name, error = %e, "Zalo file could not be downloaded; the submission goes ahead without it");

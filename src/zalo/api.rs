@@ -31,12 +31,15 @@
 
 use std::error::Error as _;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
+
+use super::guard::{self, Policy, Refusal};
 
 /// Zalo's limit on a consultation message's text, in characters.
 pub const MAX_TEXT: usize = 2000;
@@ -71,6 +74,9 @@ impl Default for Endpoints {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// The client downloads go through, built for the download policy it
+    /// enforces (rebuilt when the configuration changes it).
+    downloads: Arc<Mutex<Option<(Policy, reqwest::Client)>>>,
     app_id: String,
     secret_key: String,
     api_base: String,
@@ -126,6 +132,33 @@ impl fmt::Debug for Downloaded {
     }
 }
 
+/// Why a download failed, by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The URL, a redirect or the addresses its host resolves to are not
+    /// where downloads may go (see [`guard`]): nothing was sent there, and
+    /// trying again changes nothing.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// Network, timeout, 5xx: retry later.
+    #[error("{0}")]
+    Transient(String),
+    /// Gone, refused by the server, too large, not a URL: give up on it.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<ApiError> for DownloadError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Transient(text) => DownloadError::Transient(text),
+            ApiError::Token(text) | ApiError::Unreachable(text) | ApiError::Permanent(text) => {
+                DownloadError::Permanent(text)
+            }
+        }
+    }
+}
+
 /// Why a call failed, by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -163,6 +196,7 @@ impl Client {
             .context("Cannot set up the HTTP client for Zalo")?;
         Ok(Client {
             http,
+            downloads: Arc::default(),
             app_id,
             secret_key,
             api_base: endpoints.api_base.trim_end_matches('/').to_owned(),
@@ -207,29 +241,33 @@ impl Client {
         classify_refresh(status, &reply)
     }
 
-    /// Downloads a media or file URL from a webhook: http and https only,
-    /// at most `max_bytes` (more is an error and is not read), everything
-    /// within `timeout`.
+    /// Downloads a media or file URL from a webhook, only where `policy`
+    /// lets it go (hosts, addresses, each redirect: see [`guard`]), at most
+    /// `max_bytes` (more is an error and is not read), everything within
+    /// `timeout`.
     pub async fn download(
         &self,
         url: &str,
+        policy: &Policy,
         max_bytes: u64,
         timeout: Duration,
-    ) -> Result<Downloaded, ApiError> {
-        let parsed = check_url(url).map_err(|err| ApiError::Permanent(format!("{err:#}")))?;
+    ) -> Result<Downloaded, DownloadError> {
+        let parsed = reqwest::Url::parse(url.trim())
+            .map_err(|_| DownloadError::Permanent(format!("{} is not a URL", shorten(url))))?;
+        policy.check_url(&parsed).map_err(DownloadError::Refused)?;
+        let http = self.download_client(policy)?;
         let shown = shorten(url);
         let fetch = async {
-            // The request's own timeout replaces the client's shorter one.
-            let response = self
-                .http
+            // The request's own timeout: the download client has none.
+            let response = http
                 .get(parsed)
                 .timeout(timeout)
                 .send()
                 .await
-                .map_err(|err| transport(&err, &format!("download {shown}")))?;
+                .map_err(|err| download_failure(&err, &shown))?;
             let status = response.status();
             if !status.is_success() {
-                return Err(download_status(status, &shown));
+                return Err(download_status(status, &shown).into());
             }
             let content_type = response
                 .headers()
@@ -245,11 +283,58 @@ impl Client {
             })
         };
         tokio::time::timeout(timeout, fetch).await.map_err(|_| {
-            ApiError::Transient(format!(
+            DownloadError::Transient(format!(
                 "Downloading {shown} took longer than {} s; try again later",
                 timeout.as_secs_f32()
             ))
         })?
+    }
+
+    /// The download client for `policy`: its resolver connects only to
+    /// addresses it has checked, its redirect policy checks every hop, and
+    /// it uses no proxy (a proxy would resolve names itself). Built once per
+    /// policy.
+    fn download_client(&self, policy: &Policy) -> Result<reqwest::Client, DownloadError> {
+        let mut cached = self
+            .downloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((built_for, http)) = cached.as_ref()
+            && built_for == policy
+        {
+            return Ok(http.clone());
+        }
+        let shared = Arc::new(policy.clone());
+        let http = reqwest::Client::builder()
+            .connect_timeout(TIMEOUT)
+            .user_agent(concat!("bientap/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .referer(false)
+            .dns_resolver(Arc::new(guard::Resolver::new(Arc::clone(&shared))))
+            .redirect(guard::redirect_policy(shared))
+            .build()
+            .map_err(|err| {
+                DownloadError::Transient(format!(
+                    "Cannot set up the HTTP client for downloads: {err}; try again later"
+                ))
+            })?;
+        *cached = Some((policy.clone(), http.clone()));
+        Ok(http)
+    }
+}
+
+/// What to do about a download that got no answer: refused by the guard
+/// (at a redirect or after resolving), too many redirects, or a network
+/// failure worth retrying.
+fn download_failure(err: &reqwest::Error, url: &str) -> DownloadError {
+    if let Some(refusal) = guard::refusal_in(err) {
+        return DownloadError::Refused(refusal.clone());
+    }
+    match transport(err, &format!("download {url}")) {
+        ApiError::Transient(text) if err.is_redirect() => {
+            DownloadError::Permanent(text.trim_end_matches("; try again later").to_owned())
+        }
+        other => other.into(),
     }
 }
 
@@ -687,9 +772,163 @@ mod tests {
     async fn download_refuses_other_schemes_unfetched() {
         let client = Client::new(Endpoints::default(), "1".into(), "k".into()).unwrap();
         let result = client
-            .download("file:///etc/passwd", 10, Duration::from_secs(1))
+            .download(
+                "file:///etc/passwd",
+                &Policy::default(),
+                10,
+                Duration::from_secs(1),
+            )
             .await;
-        assert_eq!(kind(result), "permanent");
+        assert!(
+            matches!(result, Err(DownloadError::Refused(_))),
+            "{result:?}"
+        );
+        let result = client
+            .download("not a url", &Policy::default(), 10, Duration::from_secs(1))
+            .await;
+        assert!(
+            matches!(result, Err(DownloadError::Permanent(_))),
+            "{result:?}"
+        );
+    }
+
+    /// A server on 127.0.0.1 answering every request with `response` (for
+    /// `{port}` its own port); returns its port and how many connections
+    /// it accepted.
+    async fn server(response: String) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let response = response.replace("{port}", &port.to_string());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&hits);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let response = response.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        (port, hits)
+    }
+
+    fn redirect_to(location: &str) -> String {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    }
+
+    const SECRET: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecret";
+
+    fn hits(counter: &std::sync::atomic::AtomicUsize) -> usize {
+        counter.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn policy(hosts: &[&str], allow_private: bool) -> Policy {
+        Policy::new(
+            hosts
+                .iter()
+                .map(|h| guard::HostPattern::parse(h).unwrap())
+                .collect(),
+            allow_private,
+        )
+    }
+
+    #[tokio::test]
+    async fn download_never_reaches_a_private_address() {
+        let client = Client::new(Endpoints::default(), "1".into(), "k".into()).unwrap();
+        let (port, internal) = server(SECRET.to_owned()).await;
+        let second = Duration::from_secs(5);
+        // Listed, but the name resolves to loopback.
+        let closed = policy(&["localhost", "127.0.0.1"], false);
+        for url in [
+            format!("http://localhost:{port}/x"),
+            format!("http://LocalHost:{port}/x"),
+            format!("http://127.0.0.1:{port}/x"),
+            format!("http://zdn.vn@127.0.0.1:{port}/x"),
+            format!("http://2130706433:{port}/x"),
+        ] {
+            let result = client.download(&url, &closed, 100, second).await;
+            assert!(
+                matches!(result, Err(DownloadError::Refused(_))),
+                "{url}: {result:?}"
+            );
+        }
+        // Not listed.
+        let open = policy(&["127.0.0.1"], true);
+        let result = client
+            .download(&format!("http://localhost:{port}/x"), &open, 100, second)
+            .await;
+        let Err(DownloadError::Refused(refusal)) = result else {
+            panic!("{result:?}");
+        };
+        assert_eq!(refusal.reason, guard::Reason::NotListed);
+        assert_eq!(hits(&internal), 0, "the internal service was contacted");
+        // The opt-in and the list together let the test fetch it.
+        let fetched = client
+            .download(&format!("http://127.0.0.1:{port}/x"), &open, 100, second)
+            .await
+            .unwrap();
+        assert_eq!(fetched.bytes, b"secret");
+        assert_eq!(hits(&internal), 1);
+    }
+
+    #[tokio::test]
+    async fn redirects_stay_on_the_list() {
+        let client = Client::new(Endpoints::default(), "1".into(), "k".into()).unwrap();
+        let second = Duration::from_secs(5);
+        let (internal_port, internal) = server(SECRET.to_owned()).await;
+        let open = policy(&["127.0.0.1"], true);
+        // To a host not on the list: refused at the redirect, never reached.
+        let (away, _) = server(redirect_to(&format!("http://localhost:{internal_port}/x"))).await;
+        let result = client
+            .download(&format!("http://127.0.0.1:{away}/"), &open, 100, second)
+            .await;
+        let Err(DownloadError::Refused(refusal)) = result else {
+            panic!("{result:?}");
+        };
+        assert!(refusal.redirected, "{refusal:?}");
+        assert_eq!(refusal.reason, guard::Reason::NotListed);
+        // To a listed name that resolves to loopback, without the opt-in.
+        let closed = policy(&["127.0.0.1", "localhost"], false);
+        let (to_name, _) =
+            server(redirect_to(&format!("http://localhost:{internal_port}/x"))).await;
+        let result = client
+            .download(
+                &format!("http://localhost:{to_name}/"),
+                &closed,
+                100,
+                second,
+            )
+            .await;
+        assert!(
+            matches!(result, Err(DownloadError::Refused(_))),
+            "{result:?}"
+        );
+        assert_eq!(hits(&internal), 0, "the second hop was contacted");
+        // On the list: followed.
+        let (within, _) = server(redirect_to(&format!("http://127.0.0.1:{internal_port}/x"))).await;
+        let fetched = client
+            .download(&format!("http://127.0.0.1:{within}/"), &open, 100, second)
+            .await
+            .unwrap();
+        assert_eq!(fetched.bytes, b"secret");
+        // A loop ends after a few hops, for good.
+        let (looping, looped) = server(redirect_to("http://127.0.0.1:{port}/again")).await;
+        let result = client
+            .download(&format!("http://127.0.0.1:{looping}/"), &open, 100, second)
+            .await;
+        assert!(
+            matches!(result, Err(DownloadError::Permanent(_))),
+            "{result:?}"
+        );
+        assert_eq!(hits(&looped), guard::MAX_REDIRECTS + 1);
     }
 
     #[test]

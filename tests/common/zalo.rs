@@ -1,6 +1,8 @@
 //! A local fake of Zalo's OA API, the one stand-in DEVELOPERS.md allows:
 //! the consultation-message endpoint, the OAuth token refresh and media
-//! URLs, on 127.0.0.1 with a port of its own.
+//! URLs (and redirects), on 127.0.0.1 with a port of its own. Boards that
+//! download from it opt in to loopback downloads explicitly
+//! ([`LOOPBACK_DOWNLOADS`]).
 //!
 //! It runs on a thread of its own with its own tokio runtime, so sync tests
 //! and `#[tokio::test]` tests use it alike; dropping it stops the server.
@@ -10,7 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
+use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -22,6 +26,12 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+/// The `[zalo]` lines that let a board download from the fake on
+/// 127.0.0.1: without them (the default) loopback is refused, as in
+/// production.
+pub const LOOPBACK_DOWNLOADS: &str =
+    "download_hosts = [\"127.0.0.1\"]\nallow_private_downloads = true\n";
 
 /// Zalo's answer to a send with a bad or expired access token.
 pub const INVALID_TOKEN: i64 = -216;
@@ -49,6 +59,7 @@ struct Fake {
     refreshes: usize,
     unreachable: BTreeSet<String>,
     media: BTreeMap<String, (String, Vec<u8>)>,
+    redirects: BTreeMap<String, String>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -82,6 +93,7 @@ impl FakeZalo {
             refreshes: 0,
             unreachable: BTreeSet::new(),
             media: BTreeMap::new(),
+            redirects: BTreeMap::new(),
         }));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Zalo's port");
         let base = format!(
@@ -95,6 +107,7 @@ impl FakeZalo {
             .route("/v3.0/oa/message/cs", post(send_message))
             .route("/v4/oa/access_token", post(renew_tokens))
             .route("/media/{name}", get(media))
+            .route("/redirect/{name}", get(redirect))
             .with_state(Arc::clone(&state));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -141,6 +154,15 @@ impl FakeZalo {
             .media
             .insert(name.to_owned(), (content_type.to_owned(), bytes));
         format!("{}/media/{name}", self.base)
+    }
+
+    /// Answers `{base}/redirect/{name}` (the URL returned) with a 302 to
+    /// `location`.
+    pub fn redirect(&self, name: &str, location: &str) -> String {
+        lock(&self.state)
+            .redirects
+            .insert(name.to_owned(), location.to_owned());
+        format!("{}/redirect/{name}", self.base)
     }
 
     /// From now on the current access token gets Zalo's invalid-token
@@ -298,6 +320,81 @@ async fn renew_tokens(
         "expires_in": "90000",
     }))
     .into_response()
+}
+
+async fn redirect(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+    let Some(location) = lock(&state).redirects.get(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
+/// A service on the board's own network that a download must never reach
+/// (an admin console, a metadata service): a plain HTTP server on
+/// 127.0.0.1 answering every request with a secret, counting connections.
+pub struct InternalService {
+    pub port: u16,
+    hits: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the internal service answers: it must never become an attachment.
+pub const INTERNAL_SECRET: &str = "INTERNAL-ONLY root password: hunter2";
+
+impl InternalService {
+    pub fn start() -> InternalService {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the internal service");
+        let port = listener
+            .local_addr()
+            .expect("internal service address")
+            .port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counted, stopping) = (Arc::clone(&hits), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("internal-service".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{INTERNAL_SECRET}",
+                        INTERNAL_SECRET.len()
+                    );
+                }
+            })
+            .expect("start the internal service");
+        InternalService {
+            port,
+            hits,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for InternalService {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Media in chunks of 16 KiB without a Content-Length, so that a client's
