@@ -47,19 +47,6 @@ fn board(
     (b, site_url, dir)
 }
 
-async fn wait_events(b: &Board, code: &str, kind: &str, n: usize, daemon: &mut Daemon) {
-    let start = Instant::now();
-    while b.events(code, kind).await < n {
-        assert!(daemon.is_running(), "{}", daemon.log_text());
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "fewer than {n} {kind} events on {code}:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn state_of(b: &Board, code: &str) -> bientap::store::TicketDetail {
     let store = b.store().await;
     let t = store.ticket(code).await.unwrap().unwrap();

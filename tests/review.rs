@@ -272,19 +272,6 @@ async fn two_stages_routing_and_reassign() {
     daemon.stop();
 }
 
-async fn wait_events(b: &Board, code: &str, kind: &str, n: usize, daemon: &mut Daemon) {
-    let start = std::time::Instant::now();
-    while b.events(code, kind).await < n {
-        assert!(daemon.is_running(), "{}", daemon.log_text());
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "fewer than {n} {kind} events on {code}:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Nothing but a token-bearing command from the right member changes a
 /// ticket: a forged From, another member's token, a collaborator's
 /// command, an out-of-office reply, a bounce, a replay, a late reply.

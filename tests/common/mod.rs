@@ -1105,6 +1105,20 @@ impl Board {
     }
 }
 
+/// Waits until a ticket's history has `n` events of `kind`.
+pub async fn wait_events(b: &Board, code: &str, kind: &str, n: usize, daemon: &mut Daemon) {
+    let start = Instant::now();
+    while b.events(code, kind).await < n {
+        assert!(daemon.is_running(), "{}", daemon.log_text());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "fewer than {n} {kind} events on {code}:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `[[members]]` tables for a test board.
 pub fn members(list: &[(&str, &str, &str)]) -> String {
     list.iter()
