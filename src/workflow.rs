@@ -184,6 +184,10 @@ pub struct Ticket {
     pub version: i64,
     /// Advances with every transition; tokens are issued for one round.
     pub round: i64,
+    /// The round the ticket was in when tokens began to name rounds (0 for
+    /// tickets opened since): mail sent before still proves its sender in
+    /// that round alone.
+    pub legacy_round: i64,
 }
 
 impl Ticket {
@@ -536,7 +540,7 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         "SELECT id, code, state, title, sender_addr, sender_name, sender_member, sender_unit, sender_zalo, received_at, due_at,
                 category, assignee_role, assignee, route_approver, changes_stage, reference_news, decision_note,
                 kind, event_date, publish_due, alert_step, escalated, author, source, decided_by, decided_at, publish_at,
-                takedown_at, takedown_reason, round,
+                takedown_at, takedown_reason, round, legacy_round,
                 (SELECT MAX(number) FROM versions WHERE versions.ticket_id = tickets.id) AS version
          FROM tickets WHERE id = $1",
     )
@@ -576,6 +580,7 @@ pub async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
         takedown_at: r.try_get("takedown_at")?,
         takedown_reason: r.try_get("takedown_reason")?,
         round: r.try_get("round")?,
+        legacy_round: r.try_get("legacy_round")?,
         version: r.try_get::<Option<i64>, _>("version")?.unwrap_or(0),
     })
 }
@@ -675,9 +680,33 @@ async fn proof(
             best = Some((issued, how));
         }
     };
+    // Tokens from before rounds existed count in the round of the upgrade.
+    let legacy = (t.round == t.legacy_round).then(|| {
+        let view = t.view();
+        if reply.from == t.sender_addr && view.state == State::NeedsChanges {
+            (Stage::Sender, "needs_changes")
+        } else {
+            (view.stage(), view.stage().as_str())
+        }
+    });
     for (code, token) in auth::plus_tokens(reply.recipients, &ctx.config.board.address) {
         if code != t.code {
             continue;
+        }
+        if let Some((stage, old_stage)) = legacy
+            && ctx
+                .key
+                .verify_legacy(&token, &t.code, reply.from, old_stage)
+        {
+            let issued = Issued {
+                stage,
+                version: t.version,
+                round: t.round,
+            };
+            consider(
+                issued,
+                "token in the reply address (mail sent before the upgrade)".to_string(),
+            );
         }
         let row = sqlx::query(
             "SELECT stage, version, round FROM outbox WHERE ticket_id = $1 AND token = $2 LIMIT 1",
@@ -702,8 +731,8 @@ async fn proof(
     }
     for id in reply.references {
         let row = sqlx::query(
-            "SELECT stage, version, round, recipient FROM outbox
-             WHERE message_id = $1 AND ticket_id = $2 AND token <> ''",
+            "SELECT stage, version, round, recipient, token FROM outbox
+             WHERE message_id = $1 AND ticket_id = $2 AND stage <> ''",
         )
         .bind(id)
         .bind(t.id)
@@ -712,7 +741,22 @@ async fn proof(
         .context("Cannot look up our earlier mail")?;
         if let Some(r) = row {
             let recipient: String = r.try_get("recipient")?;
-            if let Some(issued) = issued_from(&r)?
+            let token: String = r.try_get("token")?;
+            let issued = match (token.is_empty(), legacy) {
+                (false, _) => issued_from(&r)?,
+                // Our mail from before the upgrade, in the upgrade's round:
+                // for the stage it was sent at.
+                (true, Some(_)) => {
+                    let stage: String = r.try_get("stage")?;
+                    Stage::parse(&stage).map(|stage| Issued {
+                        stage,
+                        version: t.version,
+                        round: t.round,
+                    })
+                }
+                (true, None) => None,
+            };
+            if let Some(issued) = issued
                 && !reply.from.is_empty()
                 && recipient == reply.from
             {

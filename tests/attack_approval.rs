@@ -327,3 +327,63 @@ async fn a_classified_mail_released_and_approved_is_never_published() {
     assert_eq!(articles(&site_url).await, 0);
     daemon.stop();
 }
+
+/// Mail sent before the upgrade carries tokens over ticket, member and
+/// stage only: they still prove the member in the round the ticket was in
+/// at the upgrade, and in no later one.
+#[tokio::test]
+async fn tokens_from_before_the_upgrade_count_in_that_round_only() {
+    use hmac::{Hmac, Mac};
+    let stack = stack();
+    let p = People::new("legacy");
+    let (b, _site, _dir) = board(stack, &p, "deputy");
+    let mut daemon = b.start();
+    p.send_article(stack, "Tin cũ", "Bài gửi trước khi nâng cấp.");
+    let note = stack.wait_mail(&p.deputy, "Cần duyệt").await;
+    let code = code_in(&note.subject);
+    // As the migration leaves a ticket open at the upgrade.
+    let store = b.store().await;
+    sqlx::query("UPDATE tickets SET legacy_round = round WHERE code = $1")
+        .bind(&code)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let key = hex::decode(
+        std::fs::read_to_string(b.state_dir().join("reply.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{code}\0{}\0reviewing", p.deputy).as_bytes());
+    let old = hex::encode(mac.finalize().into_bytes())[..16].to_string();
+    let (local, domain) = p.board.split_once('@').unwrap();
+    let old_address = format!("{local}+{}.{old}@{domain}", code.to_lowercase());
+    let reply = |text: &str| {
+        article(
+            &p.deputy,
+            &old_address,
+            &format!("Re: [{code}] Cần duyệt"),
+            text,
+        )
+    };
+
+    stack.send_smtp(&p.deputy, &[&old_address], &reply("SỬA: thêm ảnh"));
+    let t = b.wait_state(&code, "needs_changes", &mut daemon).await;
+    let asked = t
+        .events
+        .iter()
+        .find(|e| e.kind == "changes_requested")
+        .unwrap();
+    assert!(
+        asked.verified.contains("before the upgrade"),
+        "{}",
+        asked.verified
+    );
+    // The round of the upgrade is over: the same token proves nothing.
+    stack.send_smtp(&p.deputy, &[&old_address], &reply("DUYỆT"));
+    wait_events(&b, &code, "denied", 1, &mut daemon).await;
+    assert_eq!(state_of(&b, &code).await.summary.state, "needs_changes");
+    daemon.stop();
+}

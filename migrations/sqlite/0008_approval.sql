@@ -13,3 +13,15 @@ CREATE INDEX outbox_token ON outbox (ticket_id, token);
 
 -- Who declassified a message released from quarantine (R10).
 ALTER TABLE messages ADD COLUMN declassified_by TEXT NOT NULL DEFAULT '';
+
+-- Tickets open at the upgrade: their round counts the transitions so far,
+-- and mail sent before the upgrade (tokens over ticket, member and stage
+-- only) is honoured in that round alone: the first transition after the
+-- upgrade ends it.
+ALTER TABLE tickets ADD COLUMN legacy_round INTEGER NOT NULL DEFAULT 0;
+UPDATE tickets SET round = 1 + (
+    SELECT COUNT(*) FROM events
+    WHERE events.ticket_id = tickets.id
+      AND events.kind IN ('forwarded', 'approved', 'rejected', 'changes_requested', 'reassigned',
+                          'new_version', 'published', 'unpublished', 'takedown_requested'));
+UPDATE tickets SET legacy_round = round;

@@ -120,6 +120,30 @@ impl ReplyKey {
     }
 }
 
+impl ReplyKey {
+    /// Whether `token` is one issued before tokens named the version and
+    /// round (over ticket, member and stage only). Such tokens are honoured
+    /// only in the round a ticket was in at the upgrade (`workflow`).
+    pub fn verify_legacy(&self, token: &str, code: &str, member: &str, stage: &str) -> bool {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return false;
+        };
+        mac.update(code.to_ascii_uppercase().as_bytes());
+        mac.update(b"\0");
+        mac.update(normalize_address(member).as_bytes());
+        mac.update(b"\0");
+        mac.update(stage.as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        let expected = digest.get(..TOKEN_LEN).unwrap_or_default();
+        expected.len() == token.len()
+            && expected
+                .bytes()
+                .zip(token.to_ascii_lowercase().bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
 /// The plus-address a notification's Reply-To carries.
 pub fn reply_address(board_address: &str, code: &str, token: &str) -> String {
     match board_address.split_once('@') {
@@ -205,6 +229,20 @@ mod tests {
             key.token("X", "a@b.vn", "s", 12, 5)
         );
         assert!(!ReplyKey::fixed(8).verify(&t, "BBT-2026-0042", "pb@xa.vn", "reviewing", 2, 5));
+    }
+
+    #[test]
+    fn tokens_from_before_the_upgrade() {
+        // A token as the previous release computed it, for ticket, member
+        // and stage: 16 hex digits of HMAC-SHA256 over "CODE\0member\0stage".
+        let key = ReplyKey::fixed(7);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
+        mac.update(b"BBT-2026-0042\0pb@xa.vn\0reviewing");
+        let old = hex::encode(mac.finalize().into_bytes())[..TOKEN_LEN].to_string();
+        assert!(key.verify_legacy(&old, "bbt-2026-0042", "PB@xa.vn", "reviewing"));
+        assert!(!key.verify_legacy(&old, "BBT-2026-0042", "tb@xa.vn", "reviewing"));
+        assert!(!key.verify_legacy(&old, "BBT-2026-0042", "pb@xa.vn", "editing"));
+        assert!(!key.verify(&old, "BBT-2026-0042", "pb@xa.vn", "reviewing", 1, 1));
     }
 
     #[test]
