@@ -238,7 +238,10 @@ mod tests {
         let key = ReplyKey::fixed(7);
         let mut mac = Hmac::<Sha256>::new_from_slice(&[7u8; 32]).unwrap();
         mac.update(b"BBT-2026-0042\0pb@xa.vn\0reviewing");
-        let old = hex::encode(mac.finalize().into_bytes())[..TOKEN_LEN].to_string();
+        let old = hex::encode(mac.finalize().into_bytes())
+            .get(..TOKEN_LEN)
+            .unwrap()
+            .to_string();
         assert!(key.verify_legacy(&old, "bbt-2026-0042", "PB@xa.vn", "reviewing"));
         assert!(!key.verify_legacy(&old, "BBT-2026-0042", "tb@xa.vn", "reviewing"));
         assert!(!key.verify_legacy(&old, "BBT-2026-0042", "pb@xa.vn", "editing"));
