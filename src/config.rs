@@ -26,7 +26,7 @@ pub use zalo::Zalo;
 
 /// Where `bientap` looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/bientap/bientap.toml";
-/// The board's time zone unless the config names another (R6, DESIGN "Time").
+/// The board's time zone unless the config names another (R6, docs/design.md "Time").
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Ho_Chi_Minh";
 
 const DEFAULT_STATE_DIR: &str = "/var/lib/bientap";

@@ -2,7 +2,7 @@
 //! so a transition, its history entry and the mail it causes (outbox rows)
 //! are committed together or not at all (invariant 3).
 //!
-//! States (DESIGN.md):
+//! States (docs/design.md):
 //!
 //! ```text
 //! received ─► editing ─► reviewing ─► approved
