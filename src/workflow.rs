@@ -5,18 +5,21 @@
 //! States (docs/design.md):
 //!
 //! ```text
-//! received ─► editing ─► reviewing ─► approved
-//!                │  ▲         │
-//!                ▼  │         ▼
-//!             needs_changes ◄─┘        rejected
+//! received ─► editing ─► reviewing ─► approved ─► published ─► unpublished
+//!                │  ▲         │  ▲       │ (held while credits are missing)
+//!                ▼  │         ▼  │       ▼
+//!             needs_changes ◄────┴─── (SỬA, also after approval)
+//!                                 rejected
 //! ```
 //!
 //! A new ticket is routed at once (R3): to the secretariat when the board
-//! has an editing stage (R5), else to its approver. Reviewers act by
-//! replying with a command (`commands`); a command changes the ticket only
-//! if its sender holds the role for the ticket's stage and proves it with a
-//! token issued to them (`auth`). Everything else is recorded on the ticket
-//! and changes nothing; members get a short explanation, strangers nothing.
+//! has an editing stage (R5), else to its approver. What a message may do
+//! is decided by the pure rulebook (`ticket::rules::decide`): the right
+//! member for the stage, proved by a token issued to them for this
+//! ticket's stage, version and round (`auth`), or the ticket's sender with
+//! theirs. This module carries the decision out. Everything else is
+//! recorded on the ticket and changes nothing; members get a short
+//! explanation, strangers nothing.
 
 pub mod auth;
 pub mod commands;
