@@ -19,8 +19,10 @@
 //! and changes nothing; members get a short explanation, strangers nothing.
 
 pub mod auth;
+pub mod authres;
 pub mod commands;
 pub mod copies;
+pub mod dkim;
 pub mod link;
 pub mod notices;
 pub mod route;
@@ -610,7 +612,8 @@ pub struct Reply<'a> {
     pub recipients: &'a [String],
     /// In-Reply-To and References.
     pub references: &'a [String],
-    pub auth_results: &'a [String],
+    /// How the sender's domain was authenticated (`review.require_dkim`).
+    pub domain_auth: &'a dkim::DomainAuth,
     /// What reading the reply noticed, and its files: for a new version.
     pub notes: &'a [String],
     pub attachments: &'a [Attachment],
@@ -694,14 +697,16 @@ async fn proof(
     Ok(if stale { Proof::Stale } else { Proof::Missing })
 }
 
-fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> Option<bool> {
-    let review = &ctx.config.review;
-    if !review.require_dkim {
-        return None;
+/// How the sender's domain was authenticated (`dkim`); a reply that was
+/// not checked while the board requires it fails.
+fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> dkim::DomainAuth {
+    match reply.domain_auth {
+        _ if !ctx.config.review.require_dkim => dkim::DomainAuth::NotRequired,
+        dkim::DomainAuth::NotRequired => {
+            dkim::DomainAuth::Fail("the sender's domain was not checked".into())
+        }
+        checked => checked.clone(),
     }
-    let domain = reply.from.rsplit_once('@').map_or("", |(_, d)| d);
-    let server = review.trusted_authserv_id.as_deref().unwrap_or_default();
-    Some(auth::dkim_or_dmarc_pass(reply.auth_results, server, domain))
 }
 
 /// How to answer commands by mail, for explanations.
@@ -878,23 +883,25 @@ pub async fn on_reply(
                     .into(),
             ),
             Proof::Valid(how) => match dkim_ok(ctx, reply) {
-                Some(false) => Some(
+                dkim::DomainAuth::Fail(_) => Some(
                     "máy chủ thư không xác nhận được chữ ký DKIM/DMARC của tên miền người gửi"
                         .into(),
                 ),
-                Some(true) => {
+                dkim::DomainAuth::Pass(domain) => {
                     return apply(
                         conn,
                         ctx,
                         &mut t,
                         reply,
                         command,
-                        &format!("{how}; DKIM/DMARC pass"),
+                        &format!("{how}; {domain}"),
                         answering,
                     )
                     .await;
                 }
-                None => return apply(conn, ctx, &mut t, reply, command, &how, answering).await,
+                dkim::DomainAuth::NotRequired => {
+                    return apply(conn, ctx, &mut t, reply, command, &how, answering).await;
+                }
             },
         },
     };
@@ -1424,9 +1431,9 @@ async fn new_version(
     } else {
         match proof(conn, ctx, t, reply, state::NEEDS_CHANGES).await? {
             Proof::Valid(how) => match dkim_ok(ctx, reply) {
-                Some(false) => None,
-                Some(true) => Some(format!("{how}; DKIM/DMARC pass")),
-                None => Some(how),
+                dkim::DomainAuth::Fail(_) => None,
+                dkim::DomainAuth::Pass(domain) => Some(format!("{how}; {domain}")),
+                dkim::DomainAuth::NotRequired => Some(how),
             },
             Proof::Stale | Proof::Missing => None,
         }
