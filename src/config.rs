@@ -227,11 +227,16 @@ pub struct Review {
     /// Automatic answers (receipts, explanations, confirmations) per
     /// recipient per hour: a guard against mail loops.
     pub auto_reply_limit: u32,
-    /// Commands by mail need DKIM or DMARC to pass for the sender's domain.
+    /// Commands and new versions by mail need a DKIM signature of the
+    /// sender's domain, verified by us (`workflow::dkim`).
     pub require_dkim: bool,
-    /// The authserv-id of the mail server whose Authentication-Results
-    /// headers are trusted.
+    /// The authserv-id of the board's mail server, whose topmost
+    /// Authentication-Results header decides when our own DKIM check gets
+    /// no answer from DNS; without it such a reply is refused.
     pub trusted_authserv_id: Option<String>,
+    /// DNS servers for the DKIM and DMARC lookups; empty: the system's
+    /// resolver configuration (/etc/resolv.conf).
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 /// A routing rule (R3): a category recognized by subject tag, keyword or
@@ -511,6 +516,8 @@ struct RawReview {
     auto_reply_limit: Option<u32>,
     require_dkim: Option<bool>,
     trusted_authserv_id: Option<String>,
+    #[serde(default)]
+    dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1327,11 +1334,19 @@ fn resolve_review(r: &RawReview, members: &[Member], problems: &mut Vec<String>)
         .clone()
         .filter(|s| !s.trim().is_empty());
     let require_dkim = r.require_dkim.unwrap_or(false);
-    if require_dkim && trusted_authserv_id.is_none() {
-        problems.push(
-            "`review.require_dkim` needs `review.trusted_authserv_id`: the name your mail server writes in its Authentication-Results headers".into(),
-        );
-    }
+    let dns_servers: Vec<std::net::SocketAddr> = r
+        .dns_servers
+        .iter()
+        .filter_map(|s| match parse_dns_server(s) {
+            Some(a) => Some(a),
+            None => {
+                problems.push(format!(
+                    "`review.dns_servers`: {s:?} is not an IP address with an optional port (\"192.0.2.53\", \"127.0.0.1:5353\", \"[2001:db8::53]:53\")"
+                ));
+                None
+            }
+        })
+        .collect();
     if problems.len() > start {
         return None;
     }
@@ -1342,6 +1357,17 @@ fn resolve_review(r: &RawReview, members: &[Member], problems: &mut Vec<String>)
         auto_reply_limit: r.auto_reply_limit.unwrap_or(DEFAULT_AUTO_REPLY_LIMIT),
         require_dkim,
         trusted_authserv_id,
+        dns_servers,
+    })
+}
+
+/// A DNS server: an IP address, port 53 unless given.
+fn parse_dns_server(s: &str) -> Option<std::net::SocketAddr> {
+    let s = s.trim();
+    s.parse::<std::net::SocketAddr>().ok().or_else(|| {
+        s.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
     })
 }
 
@@ -1564,7 +1590,7 @@ mod tests {
     #[test]
     fn review_routes_and_smtp_are_checked() {
         let err = check(&format!(
-            "{MINIMAL}\n[review]\nediting_stage = true\ndefault_approver = \"deputy\"\nrequire_dkim = true\n\
+            "{MINIMAL}\n[review]\nediting_stage = true\ndefault_approver = \"deputy\"\nrequire_dkim = true\ndns_servers = [\"nonsense\", \"127.0.0.1:5353\"]\n\
              [[routes]]\ncategory = \"Đảng\"\ntags = [\"Đảng\"]\napprover = \"nobody@x.vn\"\n\
              [smtp]\nhost = \"smtp.x.vn\"\nusername = \"bbt\"\n"
         ))
@@ -1573,7 +1599,7 @@ mod tests {
         for needle in [
             "no active member has the role \"secretariat\"",
             "`review.default_approver` = \"deputy\": no active member has this role",
-            "trusted_authserv_id",
+            "`review.dns_servers`: \"nonsense\" is not an IP address",
             "nobody@x.vn",
             "`smtp.username` and a password go together",
         ] {
@@ -1589,6 +1615,23 @@ mod tests {
         );
         assert_eq!(ok.routes[0].tags, vec!["dang".to_string()]);
         assert_eq!(ok.review.default_approver, Approver::Role(Role::Head));
+        assert!(ok.review.dns_servers.is_empty());
+
+        // DKIM verified by us needs no trusted server; DNS servers take an
+        // optional port.
+        let dkim = check(&format!(
+            "{MINIMAL}\n[review]\nrequire_dkim = true\ndns_servers = [\"127.0.0.1:5353\", \"192.0.2.53\", \"[::1]:53\"]\n"
+        ))
+        .unwrap();
+        assert!(dkim.review.require_dkim);
+        assert_eq!(dkim.review.trusted_authserv_id, None);
+        let servers: Vec<String> = dkim
+            .review
+            .dns_servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(servers, ["127.0.0.1:5353", "192.0.2.53:53", "[::1]:53"]);
     }
 
     #[test]

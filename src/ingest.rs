@@ -45,7 +45,7 @@ use crate::store::{self, Attachment, Store};
 use crate::text;
 use crate::workflow::auth::ReplyKey;
 use crate::workflow::copies::{self, Fingerprint};
-use crate::workflow::dkim::DomainAuth;
+use crate::workflow::dkim::{self, DomainAuth};
 use crate::workflow::{self, Ctx, NewTicket, Settings};
 
 /// Longest reply text kept on a ticket event.
@@ -204,7 +204,9 @@ enum Verdict {
         new_text: String,
         recipients: Vec<String>,
         references: Vec<String>,
-        auth_results: Vec<String>,
+        /// The sender's domain authentication, worked out after reading
+        /// (it needs DNS) by `Pipeline::authenticate`.
+        domain_auth: DomainAuth,
         article: Article,
     },
     Submission(Article),
@@ -398,6 +400,9 @@ impl Pipeline {
                 mark.place
             );
         }
+        let mut prepared = [prepared];
+        self.authenticate(&self.config.get(), &mut prepared).await?;
+        let [prepared] = prepared;
         match &prepared.verdict {
             Verdict::Quarantine(reason) => {
                 anyhow::bail!(
@@ -439,6 +444,59 @@ impl Pipeline {
         Ok(outcome)
     }
 
+    /// With `review.require_dkim`, authenticates the sender's domain of
+    /// every reply by mail (`workflow::dkim`): DNS lookups, so here between
+    /// reading (on blocking threads) and the commit. The raw bytes are read
+    /// back from the archive; failing to read them fails the batch, like
+    /// any archive error.
+    async fn authenticate(&self, config: &Config, prepared: &mut [Prepared]) -> Result<()> {
+        if !config.review.require_dkim {
+            return Ok(());
+        }
+        // The replies by mail and their bytes; the lookups run together.
+        let mut replies = Vec::new();
+        for (i, p) in prepared.iter_mut().enumerate() {
+            let Verdict::Reply { domain_auth, .. } = &mut p.verdict else {
+                continue;
+            };
+            if p.channel != Channel::Email {
+                *domain_auth = DomainAuth::Fail("not an e-mail: no DKIM signature to check".into());
+                continue;
+            }
+            let (archive, sha256) = (self.archive.clone(), p.sha256.clone());
+            let raw = tokio::task::spawn_blocking(move || archive.read(&sha256))
+                .await
+                .context("The archive task failed")??;
+            replies.push((i, raw));
+        }
+        if replies.is_empty() {
+            return Ok(());
+        }
+        let checker = dkim::Checker::new(&config.review);
+        let checked = futures::future::join_all(replies.iter().map(|(i, raw)| {
+            let from = prepared.get(*i).map_or("", |p| p.from_addr.as_str());
+            checker.check(raw, from)
+        }))
+        .await;
+        for ((i, _), auth) in replies.iter().zip(checked) {
+            if let Some(p) = prepared.get_mut(*i)
+                && let Verdict::Reply { domain_auth, .. } = &mut p.verdict
+            {
+                match &auth {
+                    DomainAuth::Pass(how) => {
+                        tracing::info!(from = %p.from_addr, sha256 = %p.sha256, %how, "sender's domain passed")
+                    }
+                    DomainAuth::Fail(why) => {
+                        tracing::info!(from = %p.from_addr, sha256 = %p.sha256, %why, "sender's domain failed")
+                    }
+                    DomainAuth::NotRequired => {}
+                }
+                *domain_auth = auth;
+            }
+        }
+        Ok(())
+    }
+
     /// Archives, reads and commits a batch; returns one outcome per message.
     /// An error means nothing of the batch may be acknowledged.
     pub async fn process(
@@ -454,10 +512,13 @@ impl Pipeline {
         let config = self.config.get();
         let archive = self.archive.clone();
         self.health.batch_begins();
-        let prepared =
+        let mut prepared = {
+            let config = Arc::clone(&config);
             tokio::task::spawn_blocking(move || prepare_all(&config, &archive, batch, now))
                 .await
-                .context("The message preparation task failed")??;
+                .context("The message preparation task failed")??
+        };
+        self.authenticate(&config, &mut prepared).await?;
 
         let outcomes = match self.commit(source, &prepared, &ack, now).await {
             Ok(outcomes) => Ok(outcomes),
@@ -874,7 +935,7 @@ fn read_message(
                         .chain(&mail.references)
                         .cloned()
                         .collect(),
-                    auth_results: mail.auth_results.clone(),
+                    domain_auth: DomainAuth::NotRequired,
                     article: article(durable)?,
                 }
             }
@@ -1011,15 +1072,10 @@ async fn apply(
             new_text,
             recipients,
             references,
-            auth_results,
+            domain_auth,
             article,
         } => match reply_target {
             Some(ticket_id) => {
-                // Zalo vouches for its sender with the signed webhook.
-                let domain_auth = match &p.channel {
-                    Channel::Zalo { .. } => DomainAuth::NotRequired,
-                    Channel::Email => domain_auth(ctx.config, &p.from_addr, auth_results),
-                };
                 let reply = workflow::Reply {
                     message: message_row,
                     message_id: p.message_id.as_deref(),
@@ -1027,7 +1083,7 @@ async fn apply(
                     new_text,
                     recipients,
                     references,
-                    domain_auth: &domain_auth,
+                    domain_auth,
                     notes: &article.notes,
                     attachments: &article.attachments,
                     document: article
@@ -1056,22 +1112,6 @@ async fn apply(
         Verdict::Submission(article) => {
             open(conn, ctx, p, article, &article.notes, message_row).await
         }
-    }
-}
-
-/// The sender's domain authentication a board requiring DKIM gets from
-/// the trusted server's Authentication-Results.
-fn domain_auth(config: &Config, from: &str, auth_results: &[String]) -> DomainAuth {
-    let review = &config.review;
-    if !review.require_dkim {
-        return DomainAuth::NotRequired;
-    }
-    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
-    let server = review.trusted_authserv_id.as_deref().unwrap_or_default();
-    if workflow::auth::dkim_or_dmarc_pass(auth_results, server, domain) {
-        DomainAuth::Pass("DKIM/DMARC pass".to_string())
-    } else {
-        DomainAuth::Fail(format!("no DKIM/DMARC pass for {domain} from {server}"))
     }
 }
 

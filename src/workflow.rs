@@ -22,6 +22,7 @@
 //! explanation, strangers nothing.
 
 pub mod auth;
+pub mod authres;
 pub mod commands;
 pub mod copies;
 pub mod dkim;
@@ -783,6 +784,16 @@ fn issued_from(r: &sqlx::any::AnyRow) -> Result<Option<Issued>> {
     }))
 }
 
+/// How the sender's domain was authenticated (`dkim`); a reply that was
+/// not checked while the board requires it fails.
+fn dkim_ok(ctx: &Ctx<'_>, reply: &Reply<'_>) -> DomainAuth {
+    match reply.domain_auth {
+        _ if !ctx.config.review.require_dkim => DomainAuth::NotRequired,
+        DomainAuth::NotRequired => DomainAuth::Fail("the sender's domain was not checked".into()),
+        checked => checked.clone(),
+    }
+}
+
 /// How to answer commands by mail, for explanations.
 const HINT: &str = "Để ra lệnh, xin bấm \"Trả lời\" ngay trên thư thông báo của Ban biên tập (giữ nguyên địa chỉ trả lời) và viết lệnh ở dòng đầu: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <yêu cầu>, CHUYỂN <địa chỉ thư>.";
 
@@ -899,7 +910,8 @@ pub async fn on_reply(
         message: Some(reply.message),
         message_id: reply.message_id,
     };
-    match rules::decide(&t.view(), &actor, &proof, reply.domain_auth, &ask) {
+    let domain = dkim_ok(ctx, reply);
+    match rules::decide(&t.view(), &actor, &proof, &domain, &ask) {
         Ok(Allowed {
             act: Act::NewVersion,
             verified,

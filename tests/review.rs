@@ -418,52 +418,6 @@ async fn only_the_right_member_with_their_token_can_act() {
     );
 }
 
-/// With `require_dkim`, a command counts only when the trusted server's
-/// Authentication-Results say DKIM or DMARC passed for the sender's domain.
-#[tokio::test]
-async fn dkim_required_through_trusted_authentication_results() {
-    let stack = stack();
-    let p = People::new("dkim");
-    let b = board(
-        stack,
-        &p,
-        "[review]\ndefault_approver = \"deputy\"\nrequire_dkim = true\ntrusted_authserv_id = \"mail.example.test\"\n",
-    );
-    let mut daemon = b.start();
-    p.send_article(stack, "Tin nông nghiệp", "Vụ lúa đông xuân.");
-    let note = stack.wait_mail(&p.deputy, "Cần duyệt").await;
-    let code = code_in(&note.subject);
-    let to = note.reply_to.clone().unwrap();
-    let failing = note.reply_with(
-        &p.deputy,
-        "DUYỆT",
-        &["Authentication-Results: mail.example.test; dkim=fail header.d=example.test"],
-    );
-    stack.send_smtp(&p.deputy, &[&to], &failing);
-    wait_events(&b, &code, "denied", 1, &mut daemon).await;
-    assert!(
-        stack
-            .wait_mail(&p.deputy, "Chưa thực hiện được")
-            .await
-            .text
-            .contains("DKIM")
-    );
-    let passing = note.reply_with(
-        &p.deputy,
-        "DUYỆT",
-        &["Authentication-Results: mail.example.test; dkim=pass header.d=example.test header.s=s1"],
-    );
-    stack.send_smtp(&p.deputy, &[&to], &passing);
-    let detail = b.wait_state(&code, "approved", &mut daemon).await;
-    let approved = detail.events.iter().find(|e| e.kind == "approved").unwrap();
-    assert!(
-        approved.verified.ends_with("DKIM/DMARC pass"),
-        "{}",
-        approved.verified
-    );
-    daemon.stop();
-}
-
 /// Text from a submission that lands in our headers cannot add headers.
 #[tokio::test]
 async fn subjects_cannot_inject_headers() {

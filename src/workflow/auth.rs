@@ -10,8 +10,8 @@
 //! and stage. A token of another member, ticket, stage, version or round
 //! proves nothing (`ticket::rules` says what each proves).
 //!
-//! Optionally the sender's domain must also pass DKIM or DMARC, as reported
-//! in the Authentication-Results header of a trusted server.
+//! Optionally the sender's domain must also vouch for the mail (DKIM,
+//! `dkim`).
 
 use std::io::Write;
 use std::path::Path;
@@ -172,42 +172,6 @@ pub fn plus_tokens(recipients: &[String], board_address: &str) -> Vec<(String, S
         .collect()
 }
 
-/// Whether the topmost Authentication-Results header written by the
-/// trusted server `authserv_id` says DKIM (aligned with the sender's
-/// domain) or DMARC passed for `sender_domain`.
-pub fn dkim_or_dmarc_pass(headers: &[String], authserv_id: &str, sender_domain: &str) -> bool {
-    let sender_domain = sender_domain.to_ascii_lowercase();
-    let aligned = |d: &str| {
-        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        !d.is_empty() && (sender_domain == d || sender_domain.ends_with(&format!(".{d}")))
-    };
-    let Some(ours) = headers.iter().find(|h| {
-        h.split(';')
-            .next()
-            .and_then(|id| id.split_whitespace().next())
-            .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
-    }) else {
-        return false;
-    };
-    ours.split(';').skip(1).any(|resinfo| {
-        let mut words = resinfo.split_whitespace();
-        let Some(method) = words.next() else {
-            return false;
-        };
-        let props: Vec<&str> = words.collect();
-        let prop = |name: &str| {
-            props
-                .iter()
-                .find_map(|p| p.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
-        };
-        match method.to_ascii_lowercase().as_str() {
-            "dkim=pass" => prop("header.d").is_some_and(aligned),
-            "dmarc=pass" => prop("header.from").is_some_and(aligned),
-            _ => false,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,46 +241,5 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-    }
-
-    #[test]
-    fn authentication_results_from_the_trusted_server_only() {
-        let ar = |s: &str| vec![s.to_string()];
-        assert!(dkim_or_dmarc_pass(
-            &ar("mx.xa.vn; dkim=pass header.d=xa.vn header.s=s1; spf=pass"),
-            "mx.xa.vn",
-            "xa.vn"
-        ));
-        assert!(dkim_or_dmarc_pass(
-            &ar("mx.xa.vn; dmarc=pass (p=none) header.from=xa.vn"),
-            "mx.xa.vn",
-            "xa.vn"
-        ));
-        assert!(dkim_or_dmarc_pass(
-            &ar("mx.xa.vn 1; dkim=pass header.d=gov.vn"),
-            "mx.xa.vn",
-            "xa.gov.vn"
-        ));
-        assert!(!dkim_or_dmarc_pass(
-            &ar("mx.xa.vn; dkim=fail header.d=xa.vn"),
-            "mx.xa.vn",
-            "xa.vn"
-        ));
-        assert!(!dkim_or_dmarc_pass(
-            &ar("mx.xa.vn; dkim=pass header.d=evil.vn"),
-            "mx.xa.vn",
-            "xa.vn"
-        ));
-        assert!(!dkim_or_dmarc_pass(
-            &ar("evil.example; dkim=pass header.d=xa.vn"),
-            "mx.xa.vn",
-            "xa.vn"
-        ));
-        // Only the topmost header of the trusted server counts.
-        let two = vec![
-            "mx.xa.vn; dkim=fail header.d=xa.vn".to_string(),
-            "mx.xa.vn; dkim=pass header.d=xa.vn".to_string(),
-        ];
-        assert!(!dkim_or_dmarc_pass(&two, "mx.xa.vn", "xa.vn"));
     }
 }

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod dkim;
 pub mod zalo;
 
 use std::io::{BufRead, BufReader, Write};

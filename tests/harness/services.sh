@@ -2,7 +2,8 @@
 # services.sh - makes sure the servers bientap's tests talk to are installed
 # and running on loopback: the private mail stack (Dovecot + Postfix, see
 # mailstack.sh), PostgreSQL and MariaDB, and the tools the tests call
-# (systemd-analyze, pg_dump). Installs missing Debian packages
+# (systemd-analyze, pg_dump, dnsmasq: the tests' private DNS servers for
+# DKIM, see tests/common/dkim.rs). Installs missing Debian packages
 # when run as root; otherwise says what to install and fails.
 #
 #   services.sh install              install missing Debian packages
@@ -53,6 +54,9 @@ cmd_install() {
     # The unit checks (tests/units.rs) and the PostgreSQL backups.
     command -v systemd-analyze >/dev/null || need+=(systemd)
     command -v pg_dump >/dev/null || need+=(postgresql-client)
+    # The DKIM tests' DNS servers: the bare executable, which comes with no
+    # system service (the "dnsmasq" package would start one on port 53).
+    [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
     if [ "${#need[@]}" -gt 0 ]; then
         # shellcheck disable=SC2207
         need=($(printf '%s\n' "${need[@]}" | sort -u))
