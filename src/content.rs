@@ -53,8 +53,6 @@ pub struct Extracted<'a> {
     pub references: Vec<String>,
     /// Addresses the message was delivered to (To, Cc, Delivered-To, X-Original-To).
     pub recipients: Vec<String>,
-    /// Authentication-Results headers, topmost (newest) first.
-    pub auth_results: Vec<String>,
     /// Sanitized HTML of the article body.
     pub body_html: String,
     /// Plain-text rendering of the body.
@@ -159,11 +157,6 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
     recipients.retain(|r| text::is_plausible_address(r));
     recipients.dedup();
 
-    let auth_results = msg
-        .header_values("Authentication-Results")
-        .filter_map(|v| v.as_text().map(clean_line))
-        .collect();
-
     let (attachments, cid_map) = collect_attachments(msg, &mut notes);
     let (body_html, body_text) = collect_body(msg, &cid_map, &mut notes);
 
@@ -188,7 +181,6 @@ pub fn extract<'a>(msg: &'a Message<'a>) -> Extracted<'a> {
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         recipients,
-        auth_results,
         body_html,
         body_text,
         attachments,
