@@ -75,6 +75,9 @@ pub struct Config {
     /// How submissions are read and checked (`[content]`, word lists of
     /// `[screening]`).
     pub content: crate::content::refine::Options,
+    /// How long reading one message may take (`content.read_budget`);
+    /// longer, it is quarantined unread and its batch goes on without it.
+    pub read_budget: Duration,
     pub screening: Screening,
     /// The loopback address of `/healthz`, `/metrics` and the console's
     /// requests; `None` when turned off.
@@ -848,6 +851,7 @@ impl RawConfig {
         let reminders = timing::resolve_reminders(&self.reminders, problems);
         let (content, screening) =
             content::resolve_content(&self.content, &self.screening, problems);
+        let read_budget = content::resolve_read_budget(&self.content, problems);
         let http = resolve_http(&self.http, problems);
         let zalo = zalo::resolve_zalo(self.zalo.as_ref(), base, problems);
         let site = match &self.site {
@@ -877,6 +881,7 @@ impl RawConfig {
             reminders,
             site,
             content,
+            read_budget,
             screening,
             http,
             zalo,

@@ -23,7 +23,7 @@ pub mod zalo;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::Notify;
 
@@ -364,8 +364,14 @@ impl Pipeline {
                 enforce: false,
                 ..config.content.clone()
             };
-            let read = read_message(&config, &checks, &channel, &archive, &mut durable, &raw)?
-                .context("The message still cannot be read as an e-mail")?;
+            let read = read_bounded(
+                &config,
+                Some(checks),
+                &channel,
+                Some(&archive),
+                &mut durable,
+                raw,
+            )?;
             archive.sync(&mut durable)?;
             let prepared = Prepared {
                 sha256,
@@ -679,7 +685,7 @@ fn log_outcomes(prepared: &[Prepared], outcomes: &[Outcome]) {
 /// Prepares a batch on all cores: parsing, hashing and archiving are CPU
 /// and disk work that parallelizes well. Results keep the batch order.
 fn prepare_all(
-    config: &Config,
+    config: &Arc<Config>,
     archive: &Archive,
     batch: Vec<Incoming>,
     now: Timestamp,
@@ -742,7 +748,7 @@ fn prepare_all(
 /// (the batch must be retried); everything about the message itself ends
 /// in a verdict.
 fn prepare(
-    config: &Config,
+    config: &Arc<Config>,
     archive: &Archive,
     durable: &mut Batch,
     incoming: Incoming,
@@ -776,22 +782,7 @@ fn prepare(
         return Ok(unread(Verdict::Quarantine(too_large(size, limit))));
     }
 
-    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        read_message(config, &config.content, &channel, archive, durable, &raw)
-    }));
-    let read = match read {
-        Ok(read) => read?,
-        Err(_) => {
-            return Ok(unread(Verdict::Quarantine(
-                "the MIME parser crashed on this message; it was kept unread".to_string(),
-            )));
-        }
-    };
-    let Some(read) = read else {
-        return Ok(unread(Verdict::Quarantine(
-            "not an e-mail message: no header block could be read".to_string(),
-        )));
-    };
+    let read = read_bounded(config, None, &channel, Some(archive), durable, raw)?;
     let (arrived_at, arrival_from) = match (incoming.arrived_at, read.date_ms) {
         (Some(t), _) => (t.as_millisecond(), "server"),
         (None, Some(d)) => (d, "date-header"),
@@ -830,14 +821,210 @@ struct Read {
     stamp: Option<Mark>,
 }
 
-/// Parses, classifies and archives the attachments of one message.
+impl Read {
+    /// A message kept unread, for `reason`.
+    fn unread(reason: String) -> Read {
+        Read {
+            message_id: None,
+            from_addr: String::new(),
+            from_name: String::new(),
+            subject: String::new(),
+            date_ms: None,
+            verdict: Verdict::Quarantine(reason),
+            stamp: None,
+        }
+    }
+}
+
+/// What reading a message comes to before the database is asked: the
+/// verdict the pipeline records, without the article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A submission: a new ticket.
+    Ticket,
+    /// About this ticket (a new ticket if there is no such ticket).
+    Reply {
+        ticket: String,
+    },
+    Automatic {
+        reason: String,
+    },
+    Quarantine {
+        reason: String,
+    },
+}
+
+/// Reads an e-mail as the pipeline does (parse, classify, refine, within
+/// `content.read_budget`) without touching the database or the archive:
+/// for tests and fuzzing.
+pub fn read(config: &Arc<Config>, raw: &[u8]) -> Reading {
+    let read = read_bounded(
+        config,
+        None,
+        &Channel::Email,
+        None,
+        &mut Batch::default(),
+        raw.to_vec(),
+    );
+    match read.map(|r| r.verdict) {
+        Ok(Verdict::Submission(_)) => Reading::Ticket,
+        Ok(Verdict::Reply { ticket, .. }) => Reading::Reply { ticket },
+        Ok(Verdict::Automatic { reason, .. }) => Reading::Automatic { reason },
+        Ok(Verdict::Quarantine(reason)) => Reading::Quarantine { reason },
+        Ok(Verdict::Classified(mark)) => Reading::Quarantine {
+            reason: format!(
+                "classification mark {} ({})",
+                mark.level.label(),
+                mark.place
+            ),
+        },
+        // Without an archive nothing fails for want of I/O.
+        Err(e) => Reading::Quarantine {
+            reason: format!("{e:#}"),
+        },
+    }
+}
+
+/// What a reading thread hands back: the reading (or its panic) and the
+/// archive directories it still has to sync.
+type Handed = (std::thread::Result<Result<Option<Read>>>, Batch);
+
+/// Readings given up on that are still running (they hold a core each).
+static ABANDONED: AtomicUsize = AtomicUsize::new(0);
+
+/// Where a reading thread leaves its result for the worker waiting on it.
+#[derive(Default)]
+struct Handoff {
+    slot: Mutex<Slot>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Slot {
+    handed: Option<Handed>,
+    /// The worker stopped waiting: the reading is discarded when it ends.
+    abandoned: bool,
+}
+
+/// Reads one message on a thread of its own, so that no message holds up
+/// its batch for longer than `config.read_budget`: when the budget runs
+/// out the message is quarantined unread (its raw bytes are archived
+/// already) and the worker goes on with the next one. The abandoned
+/// reading finishes in the background; nothing of it is used. Whatever
+/// stops the reading — a panic, bytes that are not a message, the budget —
+/// ends in a quarantine verdict; an error is an I/O error of the archive.
+///
+/// Attachments the verdict refers to are archived into `durable` (nowhere
+/// without `archive`). `checks` replaces `config.content` (a release).
+fn read_bounded(
+    config: &Arc<Config>,
+    checks: Option<refine::Options>,
+    channel: &Channel,
+    archive: Option<&Archive>,
+    durable: &mut Batch,
+    raw: Vec<u8>,
+) -> Result<Read> {
+    let budget = config.read_budget;
+    let handoff = Arc::new(Handoff::default());
+    let reading = {
+        let (config, channel, archive) = (Arc::clone(config), channel.clone(), archive.cloned());
+        let handoff = Arc::clone(&handoff);
+        move || {
+            let mut batch = Batch::default();
+            let checks = checks.as_ref().unwrap_or(&config.content);
+            let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut keep = |sha256: &str, data: &[u8]| match &archive {
+                    Some(_) if abandoned(&handoff) => {
+                        anyhow::bail!("the reading of this message was abandoned")
+                    }
+                    Some(archive) => archive.put_hashed(&mut batch, sha256, data),
+                    None => Ok(()),
+                };
+                read_message(&config, checks, &channel, &raw, &mut keep)
+            }));
+            let Ok(mut slot) = handoff.slot.lock() else {
+                return;
+            };
+            if slot.abandoned {
+                // Other messages may share what it archived: make that
+                // durable, and drop the rest.
+                drop(slot);
+                ABANDONED.fetch_sub(1, Ordering::Relaxed);
+                if let Some(archive) = &archive
+                    && let Err(e) = archive.sync(&mut batch)
+                {
+                    tracing::warn!(error = %format!("{e:#}"), "an abandoned reading could not sync the archive");
+                }
+                tracing::info!("an abandoned reading of a message ended; its result was discarded");
+                return;
+            }
+            slot.handed = Some((read, batch));
+            handoff.done.notify_all();
+        }
+    };
+    std::thread::Builder::new()
+        .name("bientap-read".into())
+        .spawn(reading)
+        .context("Cannot start a thread to read a message")?;
+    let deadline = std::time::Instant::now() + budget;
+    let mut slot = handoff
+        .slot
+        .lock()
+        .map_err(|_| anyhow::anyhow!("A message reading thread failed"))?;
+    loop {
+        if let Some((read, batch)) = slot.handed.take() {
+            durable.merge(batch);
+            return finish_reading(read);
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            slot.abandoned = true;
+            let running = ABANDONED.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                budget = ?budget,
+                abandoned_readings_running = running,
+                "reading a message took longer than content.read_budget; quarantined unread"
+            );
+            return Ok(Read::unread(format!(
+                "reading this message took longer than {} s (content.read_budget); it was kept unread",
+                budget.as_secs_f64()
+            )));
+        }
+        slot = handoff
+            .done
+            .wait_timeout(slot, deadline - now)
+            .map_err(|_| anyhow::anyhow!("A message reading thread failed"))?
+            .0;
+    }
+}
+
+fn abandoned(handoff: &Handoff) -> bool {
+    handoff.slot.lock().map_or(true, |s| s.abandoned)
+}
+
+/// The verdict of a reading that ended.
+fn finish_reading(read: std::thread::Result<Result<Option<Read>>>) -> Result<Read> {
+    Ok(match read {
+        Ok(read) => read?.unwrap_or_else(|| {
+            Read::unread("not an e-mail message: no header block could be read".to_string())
+        }),
+        Err(_) => {
+            Read::unread("the MIME parser crashed on this message; it was kept unread".to_string())
+        }
+    })
+}
+
+/// Stores an attachment a verdict refers to, by digest (the archive).
+type Keep<'a> = &'a mut dyn FnMut(&str, &[u8]) -> Result<()>;
+
+/// Parses and classifies one message; the attachments its verdict refers
+/// to go to `keep`, the only I/O. `None` when it is not a message.
 fn read_message(
     config: &Config,
     checks: &refine::Options,
     channel: &Channel,
-    archive: &Archive,
-    durable: &mut Batch,
     raw: &[u8],
+    keep: Keep<'_>,
 ) -> Result<Option<Read>> {
     let Some(msg) = content::parse(raw) else {
         return Ok(None);
@@ -891,12 +1078,12 @@ fn read_message(
         },
         _ => class,
     };
-    let article = |durable: &mut Batch| -> Result<Article> {
+    let article = |keep: Keep<'_>| -> Result<Article> {
         let attachments = mail
             .attachments
             .iter()
             .map(|a| {
-                archive.put_hashed(durable, &a.sha256, &a.data)?;
+                keep(&a.sha256, &a.data)?;
                 Ok(a.record())
             })
             .collect::<Result<Vec<_>>>()?;
@@ -936,10 +1123,10 @@ fn read_message(
                         .cloned()
                         .collect(),
                     domain_auth: DomainAuth::NotRequired,
-                    article: article(durable)?,
+                    article: article(keep)?,
                 }
             }
-            Class::Submission => Verdict::Submission(article(durable)?),
+            Class::Submission => Verdict::Submission(article(keep)?),
         }
     };
     // A Zalo submission is recorded under the sender Zalo vouched for, with
@@ -1232,4 +1419,87 @@ async fn insert_message(
     .fetch_optional(conn)
     .await
     .context("Cannot record the message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path) -> Arc<Config> {
+        let text = format!(
+            "[board]\nname = 'x'\naddress = 'bbt@example.test'\n[storage]\nstate_dir = '{}'\n[maildir]\npath = '{}'\n\
+             [[members]]\nname = 'T'\nemail = 'tb@example.test'\nroles = ['head']\n",
+            dir.join("state").display(),
+            dir.join("md").display()
+        );
+        Arc::new(Config::from_toml(&dir.join("bientap.toml"), &text).unwrap())
+    }
+
+    fn mail(from: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nTo: bbt@example.test\r\nSubject: Tin\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// 200,000 nested divs: 2.2 MB that once took minutes to read.
+    fn bomb() -> Vec<u8> {
+        mail(
+            "ctv@example.test",
+            &format!("{}Bài{}", "<div>".repeat(200_000), "</div>".repeat(200_000)),
+        )
+    }
+
+    #[test]
+    fn reading_gives_a_verdict_for_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        assert_eq!(
+            read(&config, &mail("ctv@example.test", "<p>Bài viết</p>")),
+            Reading::Ticket
+        );
+        assert!(matches!(
+            read(&config, b""),
+            Reading::Quarantine { reason } if reason.starts_with("not an e-mail message")
+        ));
+        for raw in [&b"\x00\x01"[..], b"\r\n\r\n<div>", b"From: <>\r\n\r\n"] {
+            let r = read(&config, raw);
+            assert!(matches!(&r, Reading::Quarantine { .. }), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_message_over_its_budget_is_quarantined_and_the_batch_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tight = (*config(dir.path())).clone();
+        tight.read_budget = std::time::Duration::from_millis(1);
+        let tight = Arc::new(tight);
+        let archive = Archive::open(&dir.path().join("archive")).unwrap();
+        let batch = vec![Incoming {
+            body: Body::Bytes(bomb()),
+            arrived_at: None,
+            channel: Channel::Email,
+        }];
+        let prepared = prepare_all(&tight, &archive, batch, Timestamp::now()).unwrap();
+        let [p] = prepared.as_slice() else {
+            panic!("one message in, one out")
+        };
+        assert!(
+            matches!(&p.verdict, Verdict::Quarantine(r) if r.contains("content.read_budget")),
+            "{:?}",
+            p.verdict
+        );
+        // Its bytes are archived all the same.
+        assert!(archive.contains(&p.sha256));
+        assert!(
+            matches!(read(&tight, &bomb()), Reading::Quarantine { reason } if reason.contains("longer than"))
+        );
+    }
+
+    #[test]
+    fn a_nesting_bomb_within_its_budget_becomes_a_ticket() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        assert_eq!(read(&config, &bomb()), Reading::Ticket);
+    }
 }

@@ -1,9 +1,11 @@
 //! `[content]` (how submissions are read) and `[screening]` (the checks
 //! that flag an article for the reviewer: R11, R12, R13).
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use super::{Size, parse_size};
+use super::{Interval, Size, parse_interval, parse_size};
 use crate::content::docx::Limits;
 use crate::content::refine::{ArticleFrom, Options};
 use crate::content::screen::{self, WordList};
@@ -14,7 +16,17 @@ pub(super) struct RawContent {
     max_photo_size: Option<Size>,
     max_photo_pixels: Option<u64>,
     docx_max_size: Option<Size>,
+    read_budget: Option<Interval>,
 }
+
+/// How long reading one message may take before it is quarantined unread
+/// (`content.read_budget`). Ordinary mail takes milliseconds, a large Word
+/// file a second or two.
+const DEFAULT_READ_BUDGET: Duration = Duration::from_secs(10);
+
+/// The longest budget accepted: a message must not hold up its batch for
+/// longer than this.
+const MAX_READ_BUDGET: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawScreening {
@@ -27,6 +39,25 @@ struct RawWordList {
     name: String,
     rule: String,
     phrases: Vec<String>,
+}
+
+/// `content.read_budget`.
+pub(super) fn resolve_read_budget(c: &RawContent, problems: &mut Vec<String>) -> Duration {
+    let Some(v) = &c.read_budget else {
+        return DEFAULT_READ_BUDGET;
+    };
+    let Some(budget) = parse_interval("content.read_budget", v, problems) else {
+        return DEFAULT_READ_BUDGET;
+    };
+    if budget.is_zero() || budget > MAX_READ_BUDGET {
+        problems.push(format!(
+            "`content.read_budget` = {} s: give between 1 s and {} s, e.g. \"10s\"",
+            budget.as_secs(),
+            MAX_READ_BUDGET.as_secs()
+        ));
+        return DEFAULT_READ_BUDGET;
+    }
+    budget
 }
 
 /// The screening settings.

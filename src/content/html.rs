@@ -7,6 +7,15 @@
 //! attachments of the same message (`cid:` in the mail, rewritten to
 //! `attachment:<sha256>`); remote images are dropped so that opening a ticket
 //! never tells a tracker that a reviewer read it.
+//!
+//! Before the sanitizer parses it, HTML nested deeper than
+//! `depth::MAX_DEPTH` is flattened (`depth::bound`): building the tree of
+//! deeply nested HTML costs time quadratic in its depth. Turning HTML into
+//! text reads tokens only and is linear.
+
+mod depth;
+
+pub use depth::MAX_DEPTH;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -81,7 +90,8 @@ const DROPPED_WITH_CONTENT: &[&str] = &[
 ];
 
 /// Sanitizes untrusted HTML. `cid_map` maps a Content-ID (without angle
-/// brackets) to the SHA-256 of the attachment that carries it.
+/// brackets) to the SHA-256 of the attachment that carries it. What comes
+/// out is nested at most about `MAX_DEPTH` deep.
 pub fn sanitize(html: &str, cid_map: &BTreeMap<String, String>) -> String {
     let cid_map = cid_map.clone();
     let mut builder = ammonia::Builder::empty();
@@ -126,7 +136,7 @@ pub fn sanitize(html: &str, cid_map: &BTreeMap<String, String>) -> String {
                 _ => Some(value.into()),
             },
         );
-    let clean = builder.clean(&clean_text(html)).to_string();
+    let clean = builder.clean(&depth::bound(&clean_text(html))).to_string();
     // Cleaned again on the way out, without normalizing: character
     // references (`&#x202E;`) are characters only once parsed, and bidi
     // overrides must not reorder what the reviewer and the portal's readers
@@ -168,6 +178,11 @@ pub fn text_to_html(text: &str) -> String {
     }
     out
 }
+
+/// Most "> " marks before a quoted line: deeper quotes are marked as this
+/// deep, so that the text of a deeply nested message stays about as long
+/// as its HTML.
+const MAX_QUOTE_MARKS: usize = 10;
 
 /// Renders HTML as plain text: block elements end lines, list items get a
 /// dash, quoted parts (blockquote and the reply containers of common mail
@@ -249,7 +264,7 @@ impl TextState {
                 continue;
             }
             if self.at_line_start {
-                for _ in 0..self.quote_depth {
+                for _ in 0..self.quote_depth.min(MAX_QUOTE_MARKS) {
                     self.out.push_str("> ");
                 }
                 self.at_line_start = false;
@@ -515,6 +530,75 @@ mod tests {
         assert_eq!(
             text_to_html("Dòng 1\r\nDòng <2>\n\n\nĐoạn 2\n"),
             "<p>Dòng 1<br>\nDòng &lt;2&gt;</p>\n<p>Đoạn 2</p>\n"
+        );
+    }
+
+    /// The deepest nesting of elements in sanitized HTML.
+    fn nesting(html: &str) -> usize {
+        let (mut depth, mut max) = (0usize, 0usize);
+        for part in html.split('<').skip(1) {
+            if part.starts_with("br") || part.starts_with("img") || part.starts_with("hr") {
+                continue;
+            }
+            if part.starts_with('/') {
+                depth = depth.saturating_sub(1);
+            } else {
+                depth += 1;
+                max = max.max(depth);
+            }
+        }
+        max
+    }
+
+    /// The messages of issue 13 that took 15 s, 45 s and 180 s: each comes
+    /// out sanitized, its text kept, nested no deeper than the bound.
+    #[test]
+    fn nesting_bombs_are_flattened() {
+        for (levels, closed) in [(60_000, false), (100_000, true), (200_000, true)] {
+            let mut html = "<div>".repeat(levels);
+            html.push_str("<p>Nội dung <script>alert(1)</script>bài</p>");
+            if closed {
+                html.push_str(&"</div>".repeat(levels));
+            }
+            html.push_str("<p>Sau cùng</p>");
+            let clean = sanitize(&html, &no_cids());
+            assert!(
+                nesting(&clean) <= MAX_DEPTH,
+                "{levels}: {}",
+                nesting(&clean)
+            );
+            assert!(!clean.contains("script"), "{levels}");
+            let text = to_text(&clean);
+            assert!(text.contains("Nội dung bài"), "{levels}: {text}");
+            assert!(text.ends_with("Sau cùng"), "{levels}: {text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_html_is_sanitized_as_before() {
+        // Unclosed paragraphs, list items, cells and formatting, as old
+        // mail clients write them: within the bound, untouched by it.
+        let html = "<p>Một<p>Hai <b>đậm<p>Ba</b><ul><li>a<li>b</ul>\
+                    <table><tr><td>1<td>2<tr><td>3</table><div><i>x</div>y";
+        assert_eq!(depth::bound(html), html);
+        assert_eq!(
+            sanitize(html, &no_cids()),
+            "<p>Một</p><p>Hai <b>đậm</b></p><p><b>Ba</b></p><ul><li>a</li><li>b</li></ul>\
+             <table><tbody><tr><td>1</td><td>2</td></tr><tr><td>3</td></tr></tbody></table>\
+             <div><i>x</i></div><i>y</i>"
+        );
+    }
+
+    #[test]
+    fn deep_quotes_are_marked_a_bounded_number_of_times() {
+        let html = format!(
+            "<p>Trả lời</p>{}trích{}",
+            "<blockquote>".repeat(50),
+            "</blockquote>".repeat(50)
+        );
+        assert_eq!(
+            to_text(&html),
+            format!("Trả lời\n{}trích", "> ".repeat(MAX_QUOTE_MARKS))
         );
     }
 

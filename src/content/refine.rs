@@ -363,6 +363,34 @@ fn choose_document(
     }
 }
 
+/// Points the document's `<img src="docx-image:N">` at `cid:` + the N-th
+/// of `cids`, in one pass (a document may hold thousands of images).
+fn point_images_at(html: &str, cids: &[String]) -> String {
+    let pattern = format!("src=\"{}", docx::IMAGE_SCHEME);
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some((before, after)) = rest.split_once(pattern.as_str()) {
+        out.push_str(before);
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, tail) = after.split_at(digits);
+        let cid = number.parse::<usize>().ok().and_then(|i| cids.get(i));
+        match (cid, tail.strip_prefix('"')) {
+            (Some(cid), Some(tail)) => {
+                out.push_str("src=\"cid:");
+                out.push_str(cid);
+                out.push('"');
+                rest = tail;
+            }
+            _ => {
+                out.push_str(&pattern);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Makes a document the article: its text and HTML, its images as inline
 /// attachments where they stood, the cover note kept as a note.
 fn place_document(mail: &mut Extracted<'_>, d: &Document, opts: &Options, notes: &mut Vec<String>) {
@@ -372,17 +400,14 @@ fn place_document(mail: &mut Extracted<'_>, d: &Document, opts: &Options, notes:
         .map_or(d.filename.as_str(), |(s, _)| s)
         .to_string();
     let cover = mail_cover(&mail.body_text);
-    let mut html_in = d.doc.html.clone();
+    let mut cids = Vec::with_capacity(d.doc.images.len());
     let mut cid_map = BTreeMap::new();
     for (index, img) in d.doc.images.iter().enumerate() {
         let sniffed = image::sniff(&img.data);
         let ext = sniffed.map_or("bin", |t| t.extension());
         let sha = sha256_hex(&img.data);
         let cid = format!("docx-{index}-{}", sha.get(..12).unwrap_or_default());
-        html_in = html_in.replace(
-            &format!("src=\"{}{index}\"", docx::IMAGE_SCHEME),
-            &format!("src=\"cid:{cid}\""),
-        );
+        cids.push(cid.clone());
         let mut part = Part {
             filename: format!("{stem}-anh-{}.{ext}", index + 1),
             content_type: sniffed.map_or(img.content_type.clone(), |t| t.mime().to_string()),
@@ -398,7 +423,7 @@ fn place_document(mail: &mut Extracted<'_>, d: &Document, opts: &Options, notes:
         cid_map.insert(cid, part.sha256.clone());
         mail.attachments.push(part);
     }
-    mail.body_html = html::sanitize(&html_in, &cid_map);
+    mail.body_html = html::sanitize(&point_images_at(&d.doc.html, &cids), &cid_map);
     mail.body_text = clean_text(&d.doc.text);
     if is_generic_title(&mail.title)
         && let Some(t) = d
@@ -562,5 +587,21 @@ mod tests {
             mail.body_html
         );
         assert!(!mail.body_html.contains(&raw_sha), "{}", mail.body_html);
+    }
+
+    #[test]
+    fn document_images_point_at_their_attachments() {
+        let cids: Vec<String> = (0..12).map(|i| format!("c{i}")).collect();
+        let html = format!(
+            "<p><img src=\"{s}1\" alt=\"a\"><img src=\"{s}11\"><img src=\"{s}12\"><img src=\"{s}x\"></p>",
+            s = docx::IMAGE_SCHEME
+        );
+        assert_eq!(
+            point_images_at(&html, &cids),
+            format!(
+                "<p><img src=\"cid:c1\" alt=\"a\"><img src=\"cid:c11\"><img src=\"{s}12\"><img src=\"{s}x\"></p>",
+                s = docx::IMAGE_SCHEME
+            )
+        );
     }
 }
