@@ -14,8 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export BIENTAP_FUZZ_SECONDS="${1:-3600}"
-if [ -n "${2:-}" ]; then
-    export BIENTAP_FUZZ_SEED="$2"
-fi
+export BIENTAP_FUZZ_SEED="${2:-$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')}"
 export BIENTAP_FUZZ_STRICT="${BIENTAP_FUZZ_STRICT:-1}"
 exec cargo test --release --test fuzz -- --nocapture

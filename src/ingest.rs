@@ -889,6 +889,9 @@ pub fn read(config: &Arc<Config>, raw: &[u8]) -> Reading {
 /// archive directories it still has to sync.
 type Handed = (std::thread::Result<Result<Option<Read>>>, Batch);
 
+/// The stack of a reading thread.
+const READ_STACK: usize = 256 * 1024 * 1024;
+
 /// Readings given up on that are still running (they hold a core each).
 static ABANDONED: AtomicUsize = AtomicUsize::new(0);
 
@@ -964,6 +967,10 @@ fn read_bounded(
     };
     std::thread::Builder::new()
         .name("bientap-read".into())
+        // Deeply nested MIME (message/rfc822 in multipart, many levels)
+        // makes the parser recurse: a reading gets a stack that bounded
+        // input cannot exhaust (only the pages used are allocated).
+        .stack_size(READ_STACK)
         .spawn(reading)
         .context("Cannot start a thread to read a message")?;
     let deadline = std::time::Instant::now() + budget;
