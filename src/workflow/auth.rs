@@ -110,13 +110,7 @@ impl ReplyKey {
         version: i64,
         round: i64,
     ) -> bool {
-        let expected = self.token(code, member, stage, version, round);
-        expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.to_ascii_lowercase().bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        same_token(&self.token(code, member, stage, version, round), token)
     }
 }
 
@@ -134,14 +128,19 @@ impl ReplyKey {
         mac.update(b"\0");
         mac.update(stage.as_bytes());
         let digest = hex::encode(mac.finalize().into_bytes());
-        let expected = digest.get(..TOKEN_LEN).unwrap_or_default();
-        expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.to_ascii_lowercase().bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        same_token(digest.get(..TOKEN_LEN).unwrap_or_default(), token)
     }
+}
+
+/// Whether a presented token is the expected one, compared in constant
+/// time (case-insensitive: mail clients may change an address's case).
+fn same_token(expected: &str, token: &str) -> bool {
+    expected.len() == token.len()
+        && expected
+            .bytes()
+            .zip(token.to_ascii_lowercase().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// The plus-address a notification's Reply-To carries.
